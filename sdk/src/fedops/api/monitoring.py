@@ -1,0 +1,110 @@
+"""Typed client of the monitoring API (reports, rounds, XAI artifacts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from fedops.api.http import HttpCore
+from fedops.api.schemas import (
+    ArtifactPublic,
+    ArtifactsPublic,
+    IngestResult,
+    Report,
+    ReportsPublic,
+    RoundsPublic,
+)
+
+__all__ = ["ArtifactUpload", "MonitoringClient"]
+
+_REPORT = TypeAdapter(Report)
+
+
+class ArtifactUpload:
+    """An explanation image and what it explains."""
+
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        round: int,
+        client_id: str,
+        class_label: str,
+        method: str,
+        layer: str,
+        content: bytes,
+        filename: str = "image",
+        artifact_id: str | None = None,
+    ) -> None:
+        self.task_id = task_id
+        self.fields: dict[str, str] = {
+            "round": str(round),
+            "client_id": client_id,
+            "class_label": class_label,
+            "method": method,
+            "layer": layer,
+        }
+        if artifact_id:
+            self.fields["artifact_id"] = artifact_id
+        self.content = content
+        self.filename = filename
+
+
+class MonitoringClient:
+    def __init__(self, core: HttpCore) -> None:
+        self._core = core
+
+    def ingest(self, report: Report) -> IngestResult:
+        body = _REPORT.dump_python(report, mode="json")
+        return self._core.json("POST", "/api/v1/monitoring/reports", IngestResult, json=body)
+
+    def ingest_batch(self, reports: Sequence[Report]) -> IngestResult:
+        body = {"reports": [_REPORT.dump_python(r, mode="json") for r in reports]}
+        return self._core.json("POST", "/api/v1/monitoring/reports/batch", IngestResult, json=body)
+
+    def rounds(self, task_id: str) -> RoundsPublic:
+        return self._core.json("GET", f"/api/v1/monitoring/tasks/{task_id}/rounds", RoundsPublic)
+
+    def reports(
+        self,
+        task_id: str,
+        *,
+        kind: str | None = None,
+        round: int | None = None,
+        client_id: str | None = None,
+        limit: int = 500,
+        offset: int = 0,
+    ) -> ReportsPublic:
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
+        for key, value in (("kind", kind), ("round", round), ("client_id", client_id)):
+            if value is not None:
+                params[key] = value
+        return self._core.json(
+            "GET", f"/api/v1/monitoring/tasks/{task_id}/reports", ReportsPublic, params=params
+        )
+
+    def upload_artifact(self, upload: ArtifactUpload) -> ArtifactPublic:
+        return self._core.json(
+            "POST",
+            f"/api/v1/monitoring/tasks/{upload.task_id}/artifacts",
+            ArtifactPublic,
+            data=upload.fields,
+            files={"file": (upload.filename, upload.content, "application/octet-stream")},
+        )
+
+    def artifacts(
+        self, task_id: str, *, round: int | None = None, client_id: str | None = None
+    ) -> ArtifactsPublic:
+        params: dict[str, Any] = {}
+        if round is not None:
+            params["round"] = round
+        if client_id is not None:
+            params["client_id"] = client_id
+        return self._core.json(
+            "GET", f"/api/v1/monitoring/tasks/{task_id}/artifacts", ArtifactsPublic, params=params
+        )
+
+    def download_artifact(self, artifact_id: str) -> bytes:
+        return self._core.request("GET", f"/api/v1/monitoring/artifacts/{artifact_id}/content").content

@@ -1,0 +1,348 @@
+"""Wire schemas of the registry and monitoring APIs.
+
+The services answer with these models and the typed clients parse into them, so a
+change here changes both sides at once. Naming follows one family per resource:
+``XCreate`` (request), ``XPublic`` (response), ``XsPublic`` (``{data, count}`` list).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fedops.spec import TaskSpec
+from fedops.spec.task import ResourcesSpec
+
+__all__ = [
+    "ArtifactPublic",
+    "ArtifactsPublic",
+    "ClientPublic",
+    "ClientRoundReport",
+    "ClientTimings",
+    "ClientsPublic",
+    "EnrolledClient",
+    "EnrollmentRequest",
+    "EnrollmentTokenCreate",
+    "EnrollmentTokenPublic",
+    "ErrorBody",
+    "ErrorDetail",
+    "ErrorPublic",
+    "HeartbeatRequest",
+    "IngestResult",
+    "LogsPublic",
+    "ManagerState",
+    "ModelVersionCreate",
+    "ModelVersionPublic",
+    "ModelVersionsPublic",
+    "Report",
+    "ReportBatch",
+    "ReportsPublic",
+    "RevisionPublic",
+    "RevisionsPublic",
+    "RoundPublic",
+    "RoundsPublic",
+    "ScaleRequest",
+    "ServerRoundReport",
+    "ServerStatus",
+    "ServerTimings",
+    "SystemReport",
+    "TaskPublic",
+    "TaskStatus",
+    "TasksPublic",
+]
+
+TaskStatus = Literal["created", "provisioning", "ready", "running", "finished", "failed", "stopped"]
+ReportId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+MetricMap = dict[Annotated[str, Field(min_length=1, max_length=64)], float]
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class ErrorDetail(_Wire):
+    field: str | None = None
+    message: str
+
+
+class ErrorBody(_Wire):
+    code: str
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorPublic(_Wire):
+    """Every non-2xx answer of the APIs has this shape."""
+
+    error: ErrorBody
+
+
+# --- tasks -------------------------------------------------------------------------------
+
+
+class TaskPublic(_Wire):
+    id: str
+    name: str
+    status: TaskStatus
+    status_reason: str
+    revision: int
+    spec: TaskSpec
+    created_at: datetime
+    updated_at: datetime
+
+
+class TasksPublic(_Wire):
+    data: list[TaskPublic]
+    count: int
+
+
+class RevisionPublic(_Wire):
+    revision: int
+    spec: TaskSpec
+    created_at: datetime
+
+
+class RevisionsPublic(_Wire):
+    data: list[RevisionPublic]
+    count: int
+
+
+# --- server management ----------------------------------------------------------------------
+
+
+class ServerStatus(_Wire):
+    """What the provisioner observes about a task's FL server."""
+
+    task_id: str
+    provisioner: str
+    provisioned: bool
+    paused: bool
+    replicas: int = Field(description="Replicas asked for.")
+    ready_replicas: int
+    available_replicas: int
+    volume_phase: str = Field(description="Bound, Pending, Lost or Absent.")
+    fleet_address: str | None = Field(description="host:port edge machines connect to.")
+    reason: str = Field(description="Why the server is in this state, for a person.")
+    resources: ResourcesSpec
+
+
+class ScaleRequest(_Wire):
+    """Change replicas and/or resources; omitted fields keep their value."""
+
+    replicas: int | None = Field(default=None, ge=0, le=16)
+    cpu: str | None = None
+    memory: str | None = None
+    gpu: int | str | None = None
+
+
+class LogsPublic(_Wire):
+    task_id: str
+    lines: list[str]
+
+
+# --- clients -------------------------------------------------------------------------------
+
+
+class EnrollmentTokenCreate(_Wire):
+    ttl_seconds: int = Field(default=7 * 24 * 3600, ge=60, le=365 * 24 * 3600)
+    max_uses: int | None = Field(default=None, ge=1, le=100_000)
+
+
+class EnrollmentTokenPublic(_Wire):
+    id: str
+    task_id: str
+    token: str = Field(description="Shown once; only its hash is stored.")
+    expires_at: datetime
+    max_uses: int | None
+
+
+class EnrollmentRequest(_Wire):
+    name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    hostname: str = Field(default="", max_length=255)
+
+
+class EnrolledClient(_Wire):
+    client_id: str
+    task_id: str
+    name: str
+    credential: str = Field(description="Shown once; works for this task only.")
+
+
+class HeartbeatRequest(_Wire):
+    online: bool = True
+    training: bool = False
+    global_model_version: int | None = Field(default=None, ge=0)
+
+
+class ClientPublic(_Wire):
+    id: str
+    task_id: str
+    name: str
+    hostname: str
+    enrolled_at: datetime
+    last_heartbeat_at: datetime | None
+    online: bool = Field(description="Reported online and heard from recently.")
+    training: bool
+    global_model_version: int | None
+
+
+class ClientsPublic(_Wire):
+    data: list[ClientPublic]
+    count: int
+
+
+class ManagerState(_Wire):
+    """Everything a client manager needs from one poll."""
+
+    task_id: str
+    task_status: TaskStatus
+    server_ready: bool
+    fleet_address: str | None
+    global_model_version: int | None
+    heartbeat_interval_seconds: float
+
+
+# --- global model versions -----------------------------------------------------------------
+
+
+class ModelVersionCreate(_Wire):
+    round: int = Field(ge=0)
+    checkpoint_uri: str = Field(min_length=1, max_length=1024)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ModelVersionPublic(_Wire):
+    task_id: str
+    version: int
+    round: int
+    checkpoint_uri: str
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class ModelVersionsPublic(_Wire):
+    data: list[ModelVersionPublic]
+    count: int
+
+
+# --- monitoring reports --------------------------------------------------------------------
+
+
+class ServerTimings(_Wire):
+    """Seconds spent by the server in each phase of a round."""
+
+    configure: float | None = Field(default=None, ge=0)
+    wait: float | None = Field(default=None, ge=0)
+    aggregate: float | None = Field(default=None, ge=0)
+    evaluate: float | None = Field(default=None, ge=0)
+    total: float | None = Field(default=None, ge=0)
+
+
+class ClientTimings(_Wire):
+    """Seconds spent by a client in each phase of a round."""
+
+    wait: float | None = Field(default=None, ge=0)
+    load: float | None = Field(default=None, ge=0)
+    train: float | None = Field(default=None, ge=0)
+    evaluate: float | None = Field(default=None, ge=0)
+    xai: float | None = Field(default=None, ge=0)
+    upload: float | None = Field(default=None, ge=0)
+    total: float | None = Field(default=None, ge=0)
+
+
+class _ReportBase(_Wire):
+    report_id: ReportId = Field(description="Made by the sender; a resend is stored once.")
+    task_id: str
+    created_at: datetime | None = None
+
+
+class ServerRoundReport(_ReportBase):
+    kind: Literal["server_round"] = "server_round"
+    round: int = Field(ge=0)
+    num_clients: int = Field(default=0, ge=0)
+    loss: float | None = None
+    accuracy: float | None = None
+    metrics: MetricMap = Field(default_factory=dict)
+    timings: ServerTimings = Field(default_factory=ServerTimings)
+    global_model_version: int | None = Field(default=None, ge=0)
+
+
+class ClientRoundReport(_ReportBase):
+    kind: Literal["client_round"] = "client_round"
+    client_id: str
+    round: int = Field(ge=0)
+    num_train_examples: int = Field(default=0, ge=0)
+    num_eval_examples: int = Field(default=0, ge=0)
+    train_loss: float | None = None
+    train_accuracy: float | None = None
+    val_loss: float | None = None
+    val_accuracy: float | None = None
+    metrics: MetricMap = Field(default_factory=dict)
+    timings: ClientTimings = Field(default_factory=ClientTimings)
+    global_model_version: int | None = Field(default=None, ge=0)
+
+
+class SystemReport(_ReportBase):
+    kind: Literal["system"] = "system"
+    client_id: str | None = Field(default=None, description="None for the FL server itself.")
+    round: int | None = Field(default=None, ge=0)
+    cpu_percent: float | None = Field(default=None, ge=0)
+    rss_bytes: int | None = Field(default=None, ge=0)
+    gpu_utilization_percent: float | None = Field(default=None, ge=0, le=100)
+    gpu_memory_bytes: int | None = Field(default=None, ge=0)
+
+
+Report = Annotated[ServerRoundReport | ClientRoundReport | SystemReport, Field(discriminator="kind")]
+
+
+class ReportBatch(_Wire):
+    reports: list[Report] = Field(min_length=1, max_length=1000)
+
+
+class IngestResult(_Wire):
+    accepted: int = Field(description="Reports stored by this call.")
+    duplicates: int = Field(description="Reports already stored earlier (same report_id).")
+
+
+class ReportsPublic(_Wire):
+    data: list[Report]
+    count: int
+
+
+class RoundPublic(_Wire):
+    """One round of a task: the server's report and a summary of the clients' reports."""
+
+    round: int
+    server: ServerRoundReport | None
+    client_reports: int
+    mean_client_train_seconds: float | None
+    mean_client_val_accuracy: float | None
+
+
+class RoundsPublic(_Wire):
+    data: list[RoundPublic]
+    count: int
+
+
+class ArtifactPublic(_Wire):
+    id: str
+    task_id: str
+    round: int
+    client_id: str
+    class_label: str
+    method: str
+    layer: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    created_at: datetime
+
+
+class ArtifactsPublic(_Wire):
+    data: list[ArtifactPublic]
+    count: int

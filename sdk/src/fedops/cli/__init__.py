@@ -1,0 +1,1 @@
+"""The ``fedops`` admin CLI."""

@@ -1,0 +1,116 @@
+"""/api/v1/monitoring: reports, rounds and XAI artifacts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+
+from fedops.api.schemas import (
+    ArtifactPublic,
+    ArtifactsPublic,
+    IngestResult,
+    Report,
+    ReportBatch,
+    ReportsPublic,
+    RoundsPublic,
+)
+from fedops_services.api.deps import PrincipalDep, ServicesDep
+from fedops_services.api.routes._common import ERRORS
+from fedops_services.monitoring.artifacts import ArtifactUploadForm
+
+router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], responses=ERRORS)
+
+
+@router.post("/reports", operation_id="ingestReport")
+def ingest_report(report: Report, principal: PrincipalDep, services: ServicesDep) -> IngestResult:
+    return services.reports.ingest(principal, [report])
+
+
+@router.post("/reports/batch", operation_id="ingestReports")
+def ingest_reports(batch: ReportBatch, principal: PrincipalDep, services: ServicesDep) -> IngestResult:
+    return services.reports.ingest(principal, batch.reports)
+
+
+@router.get("/tasks/{task_id}/reports", operation_id="listReports")
+def list_reports(
+    task_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    kind: Literal["server_round", "client_round", "system"] | None = None,
+    round: Annotated[int | None, Query(ge=0)] = None,
+    client_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> ReportsPublic:
+    return services.reports.reports(
+        principal, task_id, kind=kind, round=round, client_id=client_id, limit=limit, offset=offset
+    )
+
+
+@router.get("/tasks/{task_id}/rounds", operation_id="listRounds")
+def list_rounds(task_id: str, principal: PrincipalDep, services: ServicesDep) -> RoundsPublic:
+    return services.reports.rounds(principal, task_id)
+
+
+@router.post(
+    "/tasks/{task_id}/artifacts",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="uploadArtifact",
+    responses={
+        413: ERRORS[422] | {"description": "File too large"},
+        415: ERRORS[422] | {"description": "Not a JPEG or PNG"},
+    },
+)
+def upload_artifact(
+    task_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    file: Annotated[UploadFile, File(description="JPEG or PNG; recognised by content")],
+    round: Annotated[int, Form(ge=0)],
+    client_id: Annotated[str, Form(min_length=1, max_length=64)],
+    class_label: Annotated[str, Form(min_length=1, max_length=64)],
+    method: Annotated[str, Form(min_length=1, max_length=32)],
+    layer: Annotated[str, Form(min_length=1, max_length=128)],
+    artifact_id: Annotated[
+        str | None, Form(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
+    ] = None,
+) -> ArtifactPublic:
+    # Read one byte past the limit: enough to know it is too large without buffering more.
+    content = file.file.read(services.artifacts.max_bytes + 1)
+    form = ArtifactUploadForm(
+        round=round,
+        client_id=client_id,
+        class_label=class_label,
+        method=method,
+        layer=layer,
+        artifact_id=artifact_id,
+        content=content,
+    )
+    artifact, created = services.artifacts.upload(principal, task_id, form)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return artifact
+
+
+@router.get("/tasks/{task_id}/artifacts", operation_id="listArtifacts")
+def list_artifacts(
+    task_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    round: Annotated[int | None, Query(ge=0)] = None,
+    client_id: str | None = None,
+) -> ArtifactsPublic:
+    return services.artifacts.list_artifacts(principal, task_id, round=round, client_id=client_id)
+
+
+@router.get(
+    "/artifacts/{artifact_id}/content",
+    operation_id="downloadArtifact",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "image/jpeg": {}}}},
+)
+def download_artifact(artifact_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    content, content_type = services.artifacts.content(principal, artifact_id)
+    return Response(content, media_type=content_type, headers={"X-Content-Type-Options": "nosniff"})

@@ -1,0 +1,52 @@
+"""The ASGI application: registry and monitoring APIs on one origin."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import fedops_services
+from fedops_services.api.errors import install_error_handlers
+from fedops_services.api.routes import clients, health, monitoring, servers, tasks
+from fedops_services.config import Settings
+from fedops_services.container import Services, build_services
+from fedops_services.registry.reconciler import Reconciler
+
+__all__ = ["create_app"]
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None, reconcile: bool = True
+) -> FastAPI:
+    """Build the app; ``services`` lets tests inject their own wiring."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        owned = services is None
+        app.state.services = services or build_services(settings)
+        reconciler = Reconciler(app.state.services.servers, settings.reconcile_interval_seconds)
+        if reconcile:
+            reconciler.start()
+        try:
+            yield
+        finally:
+            reconciler.stop()
+            if owned:
+                app.state.services.close()
+
+    app = FastAPI(
+        title="fedops",
+        version=fedops_services.__version__,
+        description="Registry and monitoring APIs of the fedops federated-learning platform.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for router in (health.router, tasks.router, servers.router, clients.router, monitoring.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,56 @@
+"""Artifact bytes behind an interface; the filesystem (a volume on Kubernetes) by default."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+__all__ = ["ArtifactStore", "FilesystemArtifactStore"]
+
+
+class ArtifactStore(ABC):
+    """Keys are made by the service (never by clients): ``<task>/<round>/<id>.<ext>``."""
+
+    @abstractmethod
+    def put(self, key: str, content: bytes) -> None: ...
+
+    @abstractmethod
+    def get(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    @abstractmethod
+    def delete_prefix(self, prefix: str) -> None: ...
+
+
+class FilesystemArtifactStore(ArtifactStore):
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, key: str) -> Path:
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root):  # defence in depth: keys are ours already
+            raise ValueError(f"artifact key {key!r} escapes the store")
+        return path
+
+    def put(self, key: str, content: bytes) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".part")
+        temporary.write_bytes(content)
+        temporary.replace(path)  # readers never see half a file
+
+    def get(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> None:
+        directory = self._path(prefix)
+        if directory.is_dir():
+            for path in sorted(directory.rglob("*"), reverse=True):
+                path.rmdir() if path.is_dir() else path.unlink()
+            directory.rmdir()

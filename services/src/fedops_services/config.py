@@ -1,0 +1,89 @@
+"""Settings of the fedops services, read from ``FEDOPS_*`` environment variables.
+
+Settings are built once by the entry point and injected; nothing reads the environment
+at import time, so tests build as many differently-configured apps as they like.
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DEFAULT_SERVER_COMMAND", "Settings"]
+
+# What the local provisioner runs for a task unless told otherwise: the fedops FL server
+# runtime. Placeholders are filled per task by the provisioner.
+DEFAULT_SERVER_COMMAND = "{python} -m fedops_services.flserver --port {port} --data-dir {data_dir}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="FEDOPS_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".fedops"),
+        description="Embedded database, artifacts, local servers' data and logs live here.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; unset means the embedded default, a SQLite file in data_dir.",
+    )
+    admin_token: SecretStr | None = Field(
+        default=None, description="Bearer token of the administrator; required outside embedded mode."
+    )
+    provisioner: Literal["local"] = "local"
+    api_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Base URL of the registry/monitoring APIs as FL servers reach them.",
+    )
+    migrate_on_start: bool = Field(
+        default=True, description="Run Alembic migrations at start-up (the Helm chart uses a Job instead)."
+    )
+    advertise_host: str = Field(
+        default="127.0.0.1", description="Host edge machines use to reach local FL servers."
+    )
+    server_command: str = Field(
+        default=DEFAULT_SERVER_COMMAND,
+        description="Command the local provisioner supervises per task; placeholders "
+        "{python} {port} {data_dir} {task_id} {task_name}.",
+    )
+    server_health_path: str = "/health"
+    heartbeat_interval_seconds: float = Field(default=6.0, gt=0)
+    heartbeat_timeout_seconds: float = Field(default=30.0, gt=0)
+    reconcile_interval_seconds: float = Field(default=2.0, gt=0)
+    max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("server_command")
+    @classmethod
+    def _parsable(cls, value: str) -> str:
+        if not shlex.split(value):
+            raise ValueError("server_command must not be empty")
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        """The zero-configuration single-machine mode: SQLite in data_dir."""
+        return self.database_url is None
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url is None:
+            return f"sqlite:///{(self.data_dir / 'fedops.db').resolve()}"
+        url = self.database_url
+        # Plain postgres URLs mean psycopg 3, the one driver installed.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix) :]
+        return url
+
+    @property
+    def artifact_dir(self) -> Path:
+        return self.data_dir / "artifacts"
+
+    @property
+    def servers_dir(self) -> Path:
+        return self.data_dir / "servers"

@@ -1,0 +1,107 @@
+"""Wires settings, database, provisioner, stores and services together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from fedops_services.artifacts import FilesystemArtifactStore
+from fedops_services.config import Settings
+from fedops_services.db import make_engine, make_session_factory, upgrade_to_head
+from fedops_services.monitoring.artifacts import ArtifactService
+from fedops_services.monitoring.reports import ReportService
+from fedops_services.provisioners import Provisioner, make_provisioner
+from fedops_services.registry.clients import ClientService
+from fedops_services.registry.models import ModelVersionService
+from fedops_services.registry.servers import ServerService
+from fedops_services.registry.tasks import TaskService
+from fedops_services.security.authenticator import Authenticator
+
+__all__ = ["ADMIN_TOKEN_FILE", "Services", "build_services", "resolve_admin_token"]
+
+logger = logging.getLogger(__name__)
+
+ADMIN_TOKEN_FILE = "admin-token"  # noqa: S105 - a file name, not a secret
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    provisioner: Provisioner
+    auth: Authenticator
+    tasks: TaskService
+    servers: ServerService
+    clients: ClientService
+    models: ModelVersionService
+    reports: ReportService
+    artifacts: ArtifactService
+
+    def close(self) -> None:
+        self.provisioner.close()
+        self.engine.dispose()
+
+
+def resolve_admin_token(settings: Settings) -> str:
+    """FEDOPS_ADMIN_TOKEN, or in the embedded default a generated one kept in data_dir.
+
+    Outside the embedded default a missing token is a start-up error: a shared database
+    must never be reachable with a token nobody chose.
+    """
+    if settings.admin_token is not None:
+        token = settings.admin_token.get_secret_value()
+        if len(token) < 16:
+            raise SystemExit("FEDOPS_ADMIN_TOKEN must be at least 16 characters")
+        return token
+    if not settings.embedded:
+        raise SystemExit(
+            "FEDOPS_ADMIN_TOKEN is required when FEDOPS_DATABASE_URL is set; "
+            "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    path = settings.data_dir / ADMIN_TOKEN_FILE
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        _write_secret(path, f"fedops_adm_{secrets.token_urlsafe(32)}")
+        logger.warning("generated an admin token; it is in %s (readable by you only)", path.resolve())
+    else:
+        logger.info("admin token: %s", path.resolve())
+    return path.read_text().strip()
+
+
+def _write_secret(path: Path, value: str) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(value + "\n")
+
+
+def build_services(settings: Settings, *, provisioner: Provisioner | None = None) -> Services:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    admin_token = resolve_admin_token(settings)
+    url = settings.resolved_database_url
+    if settings.migrate_on_start:
+        upgrade_to_head(url)
+    engine = make_engine(url, pool_size=settings.db_pool_size)
+    sessions = make_session_factory(engine)
+    provisioner = provisioner or make_provisioner(settings)
+    artifact_store = FilesystemArtifactStore(settings.artifact_dir)
+    servers = ServerService(sessions, provisioner, settings)
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        provisioner=provisioner,
+        auth=Authenticator(sessions, admin_token),
+        tasks=TaskService(sessions, servers, artifact_store),
+        servers=servers,
+        clients=ClientService(sessions, settings),
+        models=ModelVersionService(sessions),
+        reports=ReportService(sessions),
+        artifacts=ArtifactService(sessions, artifact_store, settings.max_artifact_bytes),
+    )

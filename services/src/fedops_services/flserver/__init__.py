@@ -1,0 +1,1 @@
+"""The FL server runtime: what a provisioner runs for one task."""

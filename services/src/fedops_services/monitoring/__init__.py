@@ -1,0 +1,1 @@
+"""Monitoring: report ingest, round queries, XAI artifacts."""

@@ -1,0 +1,131 @@
+"""Ingest of round and system reports, and the queries over them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from statistics import fmean
+from typing import Any
+
+from pydantic import TypeAdapter
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fedops.api.schemas import (
+    ClientRoundReport,
+    IngestResult,
+    Report,
+    ReportsPublic,
+    RoundPublic,
+    RoundsPublic,
+    ServerRoundReport,
+)
+from fedops_services.db.tables import TaskRow, utcnow
+from fedops_services.errors import ErrorCode, FedopsError
+from fedops_services.registry.common import load_task
+from fedops_services.security import Principal, Role
+from fedops_services.store import reports as report_store
+
+__all__ = ["ReportService"]
+
+_REPORT: TypeAdapter[Report] = TypeAdapter(Report)
+
+
+class ReportService:
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def ingest(self, principal: Principal, reports: Sequence[Report]) -> IngestResult:
+        """Store a batch whole or not at all; resent report ids count as duplicates."""
+        for index, report in enumerate(reports):
+            _authorize(principal, report, index)
+        unique: dict[tuple[str, str], dict[str, Any]] = {}
+        now = utcnow()
+        for report in reports:
+            unique.setdefault((report.task_id, report.report_id), _row(report, now))
+        task_ids = {task_id for task_id, _ in unique}
+        with self._sessions.begin() as session:
+            known = set(session.scalars(select(TaskRow.id).where(TaskRow.id.in_(task_ids))))
+            if missing := sorted(task_ids - known):
+                raise FedopsError(
+                    ErrorCode.TASK_NOT_FOUND, f"task_id: no task with id {missing[0]!r}; nothing was stored"
+                )
+            accepted = report_store.insert_reports(session, list(unique.values()))
+        return IngestResult(accepted=accepted, duplicates=len(reports) - accepted)
+
+    def reports(
+        self,
+        principal: Principal,
+        task_id: str,
+        *,
+        kind: str | None,
+        round: int | None,
+        client_id: str | None,
+        limit: int,
+        offset: int,
+    ) -> ReportsPublic:
+        with self._sessions() as session:
+            load_task(session, principal, task_id, Role.SERVER)
+            rows, count = report_store.query_reports(
+                session, task_id, kind=kind, round=round, client_id=client_id, limit=limit, offset=offset
+            )
+            return ReportsPublic(data=[_REPORT.validate_python(r.body) for r in rows], count=count)
+
+    def rounds(self, principal: Principal, task_id: str) -> RoundsPublic:
+        with self._sessions() as session:
+            load_task(session, principal, task_id, Role.SERVER)
+            server_rows = report_store.server_round_rows(session, task_id)
+            client_rows = report_store.client_round_rows(session, task_id)
+        servers = {row.round or 0: ServerRoundReport.model_validate(row.body) for row in server_rows}
+        clients: dict[int, list[ClientRoundReport]] = defaultdict(list)
+        for row in client_rows:
+            clients[row.round or 0].append(ClientRoundReport.model_validate(row.body))
+        data = [
+            _round_public(number, servers.get(number), clients.get(number, []))
+            for number in sorted(set(servers) | set(clients))
+        ]
+        return RoundsPublic(data=data, count=len(data))
+
+
+def _authorize(principal: Principal, report: Report, index: int) -> None:
+    where = f"reports[{index}]"
+    if principal.role is Role.ADMIN:
+        return
+    if principal.role not in (Role.CLIENT, Role.SERVER):
+        raise FedopsError(ErrorCode.FORBIDDEN, "reports come from enrolled clients or a task's server")
+    if report.task_id != principal.task_id:
+        raise FedopsError(ErrorCode.FORBIDDEN, f"{where}.task_id: this credential belongs to another task")
+    client_id = getattr(report, "client_id", None)
+    if principal.role is Role.CLIENT:
+        if report.kind == "server_round":
+            raise FedopsError(ErrorCode.FORBIDDEN, f"{where}.kind: a client cannot send server reports")
+        if client_id != principal.client_id:
+            raise FedopsError(ErrorCode.FORBIDDEN, f"{where}.client_id: a client reports only for itself")
+    elif report.kind == "client_round" or client_id is not None:
+        raise FedopsError(ErrorCode.FORBIDDEN, f"{where}: a server cannot report for a client")
+
+
+def _row(report: Report, received_at: Any) -> dict[str, Any]:
+    return {
+        "task_id": report.task_id,
+        "report_id": report.report_id,
+        "kind": report.kind,
+        "round": report.round,
+        "client_id": getattr(report, "client_id", None),
+        "body": report.model_dump(mode="json"),
+        "received_at": received_at,
+    }
+
+
+def _round_public(
+    number: int, server: ServerRoundReport | None, clients: list[ClientRoundReport]
+) -> RoundPublic:
+    train = [c.timings.train for c in clients if c.timings.train is not None]
+    accuracy = [c.val_accuracy for c in clients if c.val_accuracy is not None]
+    return RoundPublic(
+        round=number,
+        server=server,
+        client_reports=len(clients),
+        mean_client_train_seconds=fmean(train) if train else None,
+        mean_client_val_accuracy=fmean(accuracy) if accuracy else None,
+    )

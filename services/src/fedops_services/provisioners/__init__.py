@@ -1,0 +1,17 @@
+"""Provisioners: how a task's FL server comes to run (local processes or Kubernetes)."""
+
+from fedops_services.config import Settings
+from fedops_services.provisioners.base import ObservedServer, Provisioner, ProvisionerError, ServerDeployment
+
+__all__ = ["ObservedServer", "Provisioner", "ProvisionerError", "ServerDeployment", "make_provisioner"]
+
+
+def make_provisioner(settings: Settings) -> Provisioner:
+    from fedops_services.provisioners.local import LocalProvisioner
+
+    return LocalProvisioner(
+        settings.servers_dir,
+        command_template=settings.server_command,
+        advertise_host=settings.advertise_host,
+        health_path=settings.server_health_path,
+    )

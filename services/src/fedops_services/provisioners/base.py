@@ -1,0 +1,79 @@
+"""The interface every provisioner implements: reconcile a desired server, observe it.
+
+It is shaped like a Kubernetes controller, so the local backend and the Kubernetes
+backend are interchangeable: ``apply`` is an idempotent "make it so" of a desired
+state (replicas 0 means paused), ``observe`` reads back what actually runs, and
+``delete`` removes everything the provisioner created for a task, data included.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from fedops.spec.task import ResourcesSpec
+
+__all__ = ["ObservedServer", "Provisioner", "ProvisionerError", "ServerDeployment"]
+
+
+@dataclass(frozen=True)
+class ServerDeployment:
+    """What should run for one task."""
+
+    task_id: str
+    task_name: str
+    replicas: int
+    resources: ResourcesSpec
+    env: dict[str, str] = field(default_factory=dict)
+    # Credentials for the runtime; a Secret on Kubernetes, a 0600 file locally. None keeps
+    # the ones given before: the registry stores only their hashes and cannot resend them.
+    secret_env: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class ObservedServer:
+    """What runs for one task, as the backend reports it."""
+
+    exists: bool
+    replicas: int = 0
+    ready_replicas: int = 0
+    available_replicas: int = 0
+    volume_phase: str = "Absent"
+    fleet_address: str | None = None
+    reason: str = ""
+
+
+class ProvisionerError(Exception):
+    """The backend failed; ``public_message`` is safe to show, the rest goes to the log."""
+
+    def __init__(self, public_message: str, *, unsupported: bool = False) -> None:
+        super().__init__(public_message)
+        self.public_message = public_message
+        self.unsupported = unsupported
+
+
+class Provisioner(ABC):
+    name: str
+
+    @abstractmethod
+    def apply(self, deployment: ServerDeployment) -> None:
+        """Create or update the task's server to match ``deployment``; safe to repeat."""
+
+    @abstractmethod
+    def observe(self, task_id: str) -> ObservedServer:
+        """Current state of the task's server, read from the backend."""
+
+    @abstractmethod
+    def logs(self, task_id: str, tail: int) -> list[str]:
+        """The last ``tail`` lines the server wrote."""
+
+    @abstractmethod
+    def delete(self, task_id: str) -> None:
+        """Remove the server and its data; nothing of the task is left. Safe to repeat."""
+
+    @abstractmethod
+    def managed_task_ids(self) -> set[str]:
+        """Tasks this backend holds resources for (to find orphans after a restart)."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release client resources; servers keep running."""

@@ -1,0 +1,1 @@
+"""Registry: tasks and their specs, server management, clients, global model versions."""

@@ -1,0 +1,93 @@
+"""Task lifecycle: create, read, revise the spec, delete."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from fedops.api.schemas import RevisionsPublic, TaskPublic, TasksPublic
+from fedops.spec import TaskSpec
+from fedops_services.artifacts import ArtifactStore
+from fedops_services.errors import ErrorCode, FedopsError
+from fedops_services.registry.common import load_task
+from fedops_services.registry.servers import ServerService
+from fedops_services.registry.views import revision_public, task_public
+from fedops_services.security import Principal, Role, require_admin
+from fedops_services.store import tasks as task_store
+
+__all__ = ["TaskService"]
+
+logger = logging.getLogger(__name__)
+
+
+class TaskService:
+    def __init__(
+        self, sessions: sessionmaker[Session], servers: ServerService, artifacts: ArtifactStore
+    ) -> None:
+        self._sessions = sessions
+        self._servers = servers
+        self._artifacts = artifacts
+
+    def create(self, principal: Principal, spec: TaskSpec) -> TaskPublic:
+        require_admin(principal)
+        try:
+            with self._sessions.begin() as session:
+                if task_store.name_taken(session, spec.name):
+                    raise _name_taken(spec.name)
+                row = task_store.insert_task(session, spec.name, spec.to_document())
+                public = task_public(row)
+        except IntegrityError as exc:  # a concurrent create with the same name won the race
+            raise _name_taken(spec.name) from exc
+        logger.info("task created id=%s name=%s", public.id, public.name)
+        return public
+
+    def list_tasks(
+        self, principal: Principal, *, status: str | None, name: str | None, limit: int, offset: int
+    ) -> TasksPublic:
+        require_admin(principal)
+        with self._sessions() as session:
+            rows, count = task_store.list_tasks(session, status=status, name=name, limit=limit, offset=offset)
+            return TasksPublic(data=[task_public(r) for r in rows], count=count)
+
+    def get(self, principal: Principal, task_id: str) -> TaskPublic:
+        with self._sessions() as session:
+            return task_public(load_task(session, principal, task_id, Role.CLIENT, Role.SERVER))
+
+    def update(self, principal: Principal, task_id: str, spec: TaskSpec) -> TaskPublic:
+        """Store ``spec`` as the next revision; a provisioned server follows its resources."""
+        require_admin(principal)
+        with self._servers.task_lock(task_id), self._sessions.begin() as session:
+            row = load_task(session, principal, task_id, for_update=True)
+            if spec.name != row.name:
+                raise FedopsError(
+                    ErrorCode.TASK_NAME_IMMUTABLE,
+                    f"name: a task cannot be renamed (it is {row.name!r}); create a new task instead",
+                )
+            task_store.add_revision(session, row, spec.to_document())
+            self._servers.follow_spec(session, row, spec)
+            return task_public(row)
+
+    def revisions(self, principal: Principal, task_id: str) -> RevisionsPublic:
+        with self._sessions() as session:
+            load_task(session, principal, task_id, Role.CLIENT, Role.SERVER)
+            rows = task_store.list_revisions(session, task_id)
+            return RevisionsPublic(data=[revision_public(r) for r in rows], count=len(rows))
+
+    def delete(self, principal: Principal, task_id: str) -> None:
+        """Remove the server first: a task row never disappears while its server runs."""
+        require_admin(principal)
+        with self._sessions() as session:
+            load_task(session, principal, task_id)
+        self._servers.teardown(task_id)
+        with self._sessions.begin() as session:
+            task_store.delete_task(session, task_id)
+        self._artifacts.delete_prefix(task_id)
+        logger.info("task deleted id=%s", task_id)
+
+
+def _name_taken(name: str) -> FedopsError:
+    return FedopsError(
+        ErrorCode.TASK_NAME_TAKEN, f"name: a task named {name!r} exists already; choose another name"
+    )

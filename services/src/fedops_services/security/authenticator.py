@@ -1,0 +1,73 @@
+"""Turn an ``Authorization`` header into a Principal, or refuse with 401."""
+
+from __future__ import annotations
+
+import hmac
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fedops_services.db.tables import ClientRow, EnrollmentTokenRow, ServerRow, utcnow
+from fedops_services.errors import ErrorCode, FedopsError
+from fedops_services.security.principals import Principal, Role
+from fedops_services.security.tokens import TokenKind, hash_token, kind_of
+
+__all__ = ["Authenticator"]
+
+_HOW_TO = "send 'Authorization: Bearer <token>' with an admin token or a task's client credential"
+
+
+class Authenticator:
+    def __init__(self, session_factory: sessionmaker[Session], admin_token: str) -> None:
+        self._sessions = session_factory
+        self._admin_hash = hash_token(admin_token)
+
+    def authenticate(self, authorization: str | None) -> Principal:
+        token = _bearer(authorization)
+        token_hash = hash_token(token)
+        kind = kind_of(token)
+        if kind is TokenKind.ENROLLMENT:
+            return self._enrollment(token_hash)
+        if kind in (TokenKind.CLIENT, TokenKind.SERVER):
+            principal = self._task_scoped(kind, token_hash)
+            if principal is not None:
+                return principal
+        elif hmac.compare_digest(token_hash, self._admin_hash):
+            # FEDOPS_ADMIN_TOKEN may be any string, so admin is the fallback for unprefixed tokens.
+            return Principal(Role.ADMIN)
+        raise FedopsError(ErrorCode.UNAUTHENTICATED, "the token is not valid (mistyped, revoked or expired)")
+
+    def _task_scoped(self, kind: TokenKind, token_hash: str) -> Principal | None:
+        with self._sessions() as session:
+            if kind is TokenKind.CLIENT:
+                row = session.execute(
+                    select(ClientRow.id, ClientRow.task_id).where(ClientRow.credential_hash == token_hash)
+                ).first()
+                return None if row is None else Principal(Role.CLIENT, task_id=row.task_id, client_id=row.id)
+            task_id = session.scalar(select(ServerRow.task_id).where(ServerRow.token_hash == token_hash))
+            return None if task_id is None else Principal(Role.SERVER, task_id=task_id)
+
+    def _enrollment(self, token_hash: str) -> Principal:
+        with self._sessions() as session:
+            row = session.scalar(
+                select(EnrollmentTokenRow).where(EnrollmentTokenRow.token_hash == token_hash)
+            )
+            if (
+                row is None
+                or row.expires_at <= utcnow()
+                or (row.max_uses is not None and row.uses >= row.max_uses)
+            ):
+                raise FedopsError(
+                    ErrorCode.ENROLLMENT_TOKEN_INVALID,
+                    "the enrolment token is unknown, expired or used up; ask the operator for a new one",
+                )
+            return Principal(Role.ENROLLMENT, task_id=row.task_id, token_id=row.id)
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise FedopsError(ErrorCode.UNAUTHENTICATED, f"no credentials: {_HOW_TO}")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise FedopsError(ErrorCode.UNAUTHENTICATED, f"malformed Authorization header: {_HOW_TO}")
+    return token.strip()

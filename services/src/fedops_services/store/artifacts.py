@@ -1,0 +1,33 @@
+"""Metadata of XAI artifacts (the bytes live in an ArtifactStore)."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fedops_services.db.tables import ArtifactRow
+
+__all__ = ["find_by_key", "get_artifact", "list_artifacts"]
+
+
+def find_by_key(session: Session, task_id: str, key: str) -> ArtifactRow | None:
+    return session.scalar(
+        select(ArtifactRow).where(ArtifactRow.task_id == task_id, ArtifactRow.artifact_key == key)
+    )
+
+
+def get_artifact(session: Session, artifact_id: str) -> ArtifactRow | None:
+    return session.get(ArtifactRow, artifact_id)
+
+
+def list_artifacts(
+    session: Session, task_id: str, *, round: int | None, client_id: str | None
+) -> list[ArtifactRow]:
+    query = select(ArtifactRow).where(ArtifactRow.task_id == task_id)
+    if round is not None:
+        query = query.where(ArtifactRow.round == round)
+    if client_id is not None:
+        query = query.where(ArtifactRow.client_id == client_id)
+    return list(
+        session.scalars(query.order_by(ArtifactRow.round, ArtifactRow.client_id, ArtifactRow.class_label))
+    )

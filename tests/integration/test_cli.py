@@ -1,0 +1,128 @@
+"""The `fedops` CLI against a real embedded stack (SQLite, local provisioner, generated token)."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.processes import kill_supervised_servers, wait_until
+from tests.support.stack import FedopsStack
+from tests.unit.test_fedops_config import FEDOPS_CONFIG
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedopsStack]:
+    root = tmp_path_factory.mktemp("embedded")
+    stack = FedopsStack(root / "data", env={"FEDOPS_DATABASE_URL": "", "FEDOPS_ADMIN_TOKEN": ""})
+    for key in ("FEDOPS_DATABASE_URL", "FEDOPS_ADMIN_TOKEN"):
+        stack.env.pop(key)
+    stack.start()
+    try:
+        yield stack
+    finally:
+        stack.stop()
+        kill_supervised_servers(root / "data" / "servers")
+
+
+def fedops(stack: FedopsStack, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDOPS_")}
+    env |= {"FEDOPS_URL": stack.url, "FEDOPS_DATA_DIR": str(stack.data_dir)}
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("fedops")), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def as_json(result: subprocess.CompletedProcess[str]) -> Any:
+    return json.loads(result.stdout)
+
+
+def test_embedded_default_generates_a_private_admin_token(embedded: FedopsStack) -> None:
+    token_file = embedded.data_dir / "admin-token"
+
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert (embedded.data_dir / "fedops.db").exists()
+    log = embedded.process.output() if embedded.process else ""
+    assert token_file.read_text().strip() not in log  # said where, never what
+
+
+def test_task_lifecycle_from_the_cli(embedded: FedopsStack, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: cli-task\nrounds: 2\nxai:\n  enabled: true\n")
+
+    created = as_json(fedops(embedded, "task", "create", "-f", str(spec), "--json"))
+    listed = fedops(embedded, "task", "list")
+    shown = as_json(fedops(embedded, "task", "show", created["id"], "--json"))
+    spec.write_text("name: cli-task\nrounds: 4\n")
+    updated = as_json(fedops(embedded, "task", "update", created["id"], "-f", str(spec), "--json"))
+
+    assert created["spec"]["xai"]["enabled"] is True
+    assert "cli-task" in listed.stdout and "STATUS" in listed.stdout
+    assert shown["spec"]["rounds"] == 2 and updated["revision"] == 2
+    fedops(embedded, "task", "delete", created["id"])
+    missing = fedops(embedded, "task", "show", created["id"], "--json", check=False)
+    assert missing.returncode == 1 and as_json(missing)["error"]["code"] == "task_not_found"
+
+
+def test_fedops_config_conversion_from_the_cli(embedded: FedopsStack, tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(FEDOPS_CONFIG)
+
+    result = fedops(embedded, "task", "create", "--from-fedops-config", str(config), "--name", "from-fedops")
+
+    assert "created task from-fedops" in result.stdout
+    assert "note: wandb.use" in result.stderr and "wandb api key" not in result.stderr
+
+
+def test_invalid_spec_names_the_field_and_exits_non_zero(embedded: FedopsStack, tmp_path: Path) -> None:
+    spec = tmp_path / "bad.yaml"
+    spec.write_text("name: ok\nresources:\n  gpu: '0.5'\n")
+
+    result = fedops(embedded, "task", "create", "-f", str(spec), check=False)
+
+    assert result.returncode == 1 and "resources.gpu" in result.stderr
+
+
+def test_server_commands(embedded: FedopsStack, tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: served\n")
+    task_id = as_json(fedops(embedded, "task", "create", "-f", str(spec), "--json"))["id"]
+
+    fedops(embedded, "server", "provision", task_id)
+    wait_until(
+        lambda: as_json(fedops(embedded, "server", "status", task_id, "--json"))["ready_replicas"] == 1,
+        timeout=60, interval=0.5, what="ready server",
+    )  # fmt: skip
+    paused = as_json(fedops(embedded, "server", "pause", task_id, "--json"))
+    resumed = as_json(fedops(embedded, "server", "resume", task_id, "--json"))
+    refused = fedops(embedded, "server", "scale", task_id, "--replicas", "3", check=False)
+    scaled = as_json(fedops(embedded, "server", "scale", task_id, "--memory", "1Gi", "--json"))
+    logs = fedops(embedded, "server", "logs", task_id, "--tail", "20")
+    token = as_json(fedops(embedded, "client", "token", task_id, "--json"))
+    clients = as_json(fedops(embedded, "client", "list", task_id, "--json"))
+    fedops(embedded, "server", "delete", task_id)
+
+    assert paused["replicas"] == 0 and resumed["paused"] is False
+    assert refused.returncode == 1 and "kubernetes provisioner" in refused.stderr
+    assert scaled["resources"]["memory"] == "1Gi"
+    assert "[supervisor]" in logs.stdout
+    assert token["token"].startswith("fedops_enr_") and clients["count"] == 0
+    gone = fedops(embedded, "server", "status", task_id, "--json", check=False)
+    assert as_json(gone)["error"]["code"] == "server_not_provisioned"

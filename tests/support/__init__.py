@@ -1,0 +1,1 @@
+"""Real parts for tests: a throwaway PostgreSQL cluster, free ports, processes killed by PID."""
