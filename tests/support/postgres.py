@@ -6,7 +6,6 @@ system user (created by the Debian package) and commands run through ``runuser``
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
@@ -19,10 +18,10 @@ __all__ = ["ThrowawayPostgres", "find_pg_bin"]
 
 
 def find_pg_bin() -> Path:
-    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
     if not candidates:
         raise RuntimeError("PostgreSQL server binaries not found; run `make system-deps`")
-    return Path(candidates[0]).parent
+    return candidates[0].parent
 
 
 class ThrowawayPostgres:

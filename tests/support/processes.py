@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ManagedProcess", "wait_until", "kill_supervised_servers"]
+__all__ = ["ManagedProcess", "kill_supervised_servers", "wait_until"]
 
 
 def wait_until(

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 import fedops_services
@@ -29,6 +30,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         owned = services is None
+        # Blocking handlers (database I/O) run in this many threads; each holds at most one
+        # pooled connection, so the two numbers are kept equal.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         app.state.services = services or build_services(settings)
         reconciler = Reconciler(app.state.services.servers, settings.reconcile_interval_seconds)
         if reconcile:

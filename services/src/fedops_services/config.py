@@ -54,8 +54,13 @@ class Settings(BaseSettings):
     heartbeat_interval_seconds: float = Field(default=6.0, gt=0)
     heartbeat_timeout_seconds: float = Field(default=30.0, gt=0)
     reconcile_interval_seconds: float = Field(default=2.0, gt=0)
+    poll_cache_seconds: float = Field(
+        default=1.0, ge=0, description="How long a task's client-manager poll answer is shared; 0 disables."
+    )
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
-    db_pool_size: int = Field(default=10, ge=1)
+    db_pool_size: int = Field(
+        default=10, ge=1, description="Database connections (and worker threads) per API process."
+    )
 
     @field_validator("server_command")
     @classmethod

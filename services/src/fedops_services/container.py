@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fedops_services.artifacts import FilesystemArtifactStore
 from fedops_services.config import Settings
-from fedops_services.db import make_engine, make_session_factory, upgrade_to_head
+from fedops_services.db import autocommit_reads, make_engine, make_session_factory, upgrade_to_head
 from fedops_services.monitoring.artifacts import ArtifactService
 from fedops_services.monitoring.reports import ReportService
 from fedops_services.provisioners import Provisioner, make_provisioner
@@ -88,19 +88,21 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
     if settings.migrate_on_start:
         upgrade_to_head(url)
     engine = make_engine(url, pool_size=settings.db_pool_size)
+    reads = autocommit_reads(engine)
     sessions = make_session_factory(engine)
     provisioner = provisioner or make_provisioner(settings)
     artifact_store = FilesystemArtifactStore(settings.artifact_dir)
-    servers = ServerService(sessions, provisioner, settings)
+    auth = Authenticator(reads, admin_token)
+    servers = ServerService(sessions, provisioner, settings, auth.forget)
     return Services(
         settings=settings,
         engine=engine,
         sessions=sessions,
         provisioner=provisioner,
-        auth=Authenticator(sessions, admin_token),
+        auth=auth,
         tasks=TaskService(sessions, servers, artifact_store),
         servers=servers,
-        clients=ClientService(sessions, settings),
+        clients=ClientService(sessions, reads, settings, auth.forget),
         models=ModelVersionService(sessions),
         reports=ReportService(sessions),
         artifacts=ArtifactService(sessions, artifact_store, settings.max_artifact_bytes),

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["make_engine", "make_session_factory"]
+__all__ = ["autocommit_reads", "make_engine", "make_session_factory"]
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -15,7 +15,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout on the hottest paths. A connection
+    # that died with a database restart fails one request and is replaced by the pool.
+    # No overflow: connections opened beyond the pool are closed on return, and under
+    # load that churn (a backend fork per connect) cost more than waiting for a free one.
+    return create_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=30)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -26,6 +30,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def autocommit_reads(engine: Engine) -> Engine:
+    """The same pool without transaction statements: single-query reads on hot paths
+    (authentication, the client-manager poll) then cost one round trip instead of three."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

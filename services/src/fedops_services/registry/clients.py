@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import (
@@ -41,6 +42,7 @@ from fedops_services.security import (
 )
 from fedops_services.store import clients as client_store
 from fedops_services.store.ids import new_id
+from fedops_services.ttl_cache import TtlCache
 
 __all__ = ["ClientService"]
 
@@ -48,9 +50,18 @@ logger = logging.getLogger(__name__)
 
 
 class ClientService:
-    def __init__(self, sessions: sessionmaker[Session], settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        reads: Engine,
+        settings: Settings,
+        credentials_replaced: Callable[[], None],
+    ) -> None:
         self._sessions = sessions
+        self._reads = reads
         self._settings = settings
+        self._credentials_replaced = credentials_replaced
+        self._poll_cache: TtlCache[str, ManagerState] = TtlCache(settings.poll_cache_seconds)
         self._heartbeat_timeout = timedelta(seconds=settings.heartbeat_timeout_seconds)
 
     def create_enrollment_token(
@@ -111,6 +122,7 @@ class ClientService:
             else:
                 client.credential_hash = hash_token(credential)
                 client.hostname = request.hostname
+                self._credentials_replaced()
         logger.info("client enrolled task=%s client=%s name=%s", task_id, client.id, client.name)
         return EnrolledClient(client_id=client.id, task_id=task_id, name=client.name, credential=credential)
 
@@ -140,8 +152,22 @@ class ClientService:
         return ClientsPublic(data=data, count=len(data))
 
     def manager_state(self, principal: Principal, task_id: str) -> ManagerState:
-        """The client-manager poll: one indexed query, on the hot path of every edge machine."""
+        """The client-manager poll, on the hot path of every edge machine.
+
+        One indexed query, its answer shared for ``poll_cache_seconds`` by all clients of
+        the task: the database then sees one poll query per task per second, however many
+        clients poll. The state is never older than that; readiness itself is observed by
+        the reconciler every ``reconcile_interval_seconds`` anyway.
+        """
         require_task_scope(principal, task_id, Role.CLIENT, Role.SERVER)
+        cached = self._poll_cache.get(task_id)
+        if cached is not None:
+            return cached
+        state = self._query_manager_state(task_id)
+        self._poll_cache.put(task_id, state)
+        return state
+
+    def _query_manager_state(self, task_id: str) -> ManagerState:
         latest_version = (
             select(func.max(ModelVersionRow.version))
             .where(ModelVersionRow.task_id == TaskRow.id)
@@ -154,8 +180,8 @@ class ClientService:
             .outerjoin(ServerRow, ServerRow.task_id == TaskRow.id)
             .where(TaskRow.id == task_id)
         )
-        with self._sessions() as session:
-            row = session.execute(query).first()
+        with self._reads.connect() as connection:
+            row = connection.execute(query).first()
         if row is None:
             raise FedopsError(ErrorCode.TASK_NOT_FOUND, f"no task with id {task_id!r}")
         status: TaskStatus = row[0]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from pydantic import ValidationError
@@ -38,8 +38,15 @@ logger = logging.getLogger(__name__)
 
 
 class ServerService:
-    def __init__(self, sessions: sessionmaker[Session], provisioner: Provisioner, settings: Settings) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        provisioner: Provisioner,
+        settings: Settings,
+        credentials_revoked: Callable[[], None],
+    ) -> None:
         self._sessions = sessions
+        self.credentials_revoked = credentials_revoked
         self._provisioner = provisioner
         self._settings = settings
         self._guard = threading.Lock()
@@ -87,7 +94,7 @@ class ServerService:
         require_admin(principal)
         with self.task_lock(task_id), self._sessions.begin() as session:
             task = load_task(session, principal, task_id, for_update=True)
-            server = self._require_server(session, task_id)
+            self._require_server(session, task_id)
             spec = TaskSpec.model_validate(task.spec)
             changes = request.model_dump(exclude_none=True)
             try:
@@ -172,6 +179,7 @@ class ServerService:
                 if task is not None:
                     was_run = task.status in ("running", "finished", "failed", "stopped")
                     _set_status(task, "stopped" if was_run else "created", "server deleted")
+            self.credentials_revoked()  # the server token is gone
             try:
                 self._provisioner.delete(task_id)
             except ProvisionerError as exc:

@@ -83,6 +83,7 @@ class TaskService:
         self._servers.teardown(task_id)
         with self._sessions.begin() as session:
             task_store.delete_task(session, task_id)
+        self._servers.credentials_revoked()  # the task's client credentials went with it
         self._artifacts.delete_prefix(task_id)
         logger.info("task deleted id=%s", task_id)
 

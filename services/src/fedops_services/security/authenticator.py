@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import hmac
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, select
 
 from fedops_services.db.tables import ClientRow, EnrollmentTokenRow, ServerRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
 from fedops_services.security.principals import Principal, Role
 from fedops_services.security.tokens import TokenKind, hash_token, kind_of
+from fedops_services.ttl_cache import TtlCache
 
 __all__ = ["Authenticator"]
 
@@ -18,9 +18,18 @@ _HOW_TO = "send 'Authorization: Bearer <token>' with an admin token or a task's 
 
 
 class Authenticator:
-    def __init__(self, session_factory: sessionmaker[Session], admin_token: str) -> None:
-        self._sessions = session_factory
+    """Checks tokens against their stored hashes.
+
+    Client and server credentials are looked up once per ``cache_seconds``: every edge
+    machine polls and heartbeats, and a database round trip per request would dominate
+    those endpoints. A replaced credential therefore keeps working for at most that long
+    in each API process. Enrolment tokens are never cached (they are counted).
+    """
+
+    def __init__(self, reads: Engine, admin_token: str, *, cache_seconds: float = 5.0) -> None:
+        self._reads = reads
         self._admin_hash = hash_token(admin_token)
+        self._cache: TtlCache[str, Principal] = TtlCache(cache_seconds)
 
     def authenticate(self, authorization: str | None) -> Principal:
         token = _bearer(authorization)
@@ -37,31 +46,46 @@ class Authenticator:
             return Principal(Role.ADMIN)
         raise FedopsError(ErrorCode.UNAUTHENTICATED, "the token is not valid (mistyped, revoked or expired)")
 
+    def cached(self, authorization: str | None) -> Principal | None:
+        """The principal of a recently seen credential, without I/O; None if unknown."""
+        if not authorization or not authorization.startswith(("Bearer fedops_cli_", "Bearer fedops_srv_")):
+            return None
+        return self._cache.get(hash_token(authorization[7:].strip()))
+
     def _task_scoped(self, kind: TokenKind, token_hash: str) -> Principal | None:
-        with self._sessions() as session:
+        principal = self._cache.get(token_hash)
+        if principal is None:
+            principal = self._lookup(kind, token_hash)
+            if principal is not None:
+                self._cache.put(token_hash, principal)
+        return principal
+
+    def _lookup(self, kind: TokenKind, token_hash: str) -> Principal | None:
+        with self._reads.connect() as connection:
             if kind is TokenKind.CLIENT:
-                row = session.execute(
+                row = connection.execute(
                     select(ClientRow.id, ClientRow.task_id).where(ClientRow.credential_hash == token_hash)
                 ).first()
                 return None if row is None else Principal(Role.CLIENT, task_id=row.task_id, client_id=row.id)
-            task_id = session.scalar(select(ServerRow.task_id).where(ServerRow.token_hash == token_hash))
+            task_id = connection.scalar(select(ServerRow.task_id).where(ServerRow.token_hash == token_hash))
             return None if task_id is None else Principal(Role.SERVER, task_id=task_id)
 
+    def forget(self) -> None:
+        """Drop cached lookups (after this process replaced or deleted credentials)."""
+        self._cache.clear()
+
     def _enrollment(self, token_hash: str) -> Principal:
-        with self._sessions() as session:
-            row = session.scalar(
+        with self._reads.connect() as connection:
+            row = connection.execute(
                 select(EnrollmentTokenRow).where(EnrollmentTokenRow.token_hash == token_hash)
+            ).first()
+        usable = row is not None and row.expires_at > utcnow()
+        if row is None or not usable or (row.max_uses is not None and row.uses >= row.max_uses):
+            raise FedopsError(
+                ErrorCode.ENROLLMENT_TOKEN_INVALID,
+                "the enrolment token is unknown, expired or used up; ask the operator for a new one",
             )
-            if (
-                row is None
-                or row.expires_at <= utcnow()
-                or (row.max_uses is not None and row.uses >= row.max_uses)
-            ):
-                raise FedopsError(
-                    ErrorCode.ENROLLMENT_TOKEN_INVALID,
-                    "the enrolment token is unknown, expired or used up; ask the operator for a new one",
-                )
-            return Principal(Role.ENROLLMENT, task_id=row.task_id, token_id=row.id)
+        return Principal(Role.ENROLLMENT, task_id=row.task_id, token_id=row.id)
 
 
 def _bearer(authorization: str | None) -> str:
