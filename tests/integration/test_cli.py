@@ -81,6 +81,14 @@ def test_task_lifecycle_from_the_cli(embedded: FedopsStack, tmp_path: Path) -> N
     assert missing.returncode == 1 and as_json(missing)["error"]["code"] == "task_not_found"
 
 
+def test_the_example_task_creates(embedded: FedopsStack) -> None:
+    example = Path(__file__).resolve().parents[2] / "clients" / "mnist-xai" / "task.yaml"
+
+    created = as_json(fedops(embedded, "task", "create", "-f", str(example), "--json"))
+
+    assert created["name"] == "mnist-xai" and created["spec"]["xai"]["target_layer"] == "conv2"
+
+
 def test_fedops_config_conversion_from_the_cli(embedded: FedopsStack, tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text(FEDOPS_CONFIG)
