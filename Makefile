@@ -31,8 +31,8 @@ install: $(VENV)/.complete  ## create the cached virtualenv and install sdk/ and
 	@# Re-pointed on every call: several clones may share the cached environment.
 	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e sdk -e services
 
-system-deps:  ## install the system packages tests and benchmarks use (PostgreSQL 15, wrk)
-	bash scripts/system-deps.sh
+system-deps:  ## install the system packages tests use (PostgreSQL server binaries)
+	bash scripts/system-deps.sh postgresql
 
 run: install  ## start the embedded stack (SQLite, local provisioner) on $(HOST):$(PORT)
 	$(BIN)/fedops up --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
@@ -54,7 +54,8 @@ typecheck:  ## mypy (strict) over sdk, services, tests and bench
 check: install system-deps lint typecheck  ## everything CI checks: lint, types, tests (incl. migration check)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: install system-deps  ## benchmarks; prints medians and ratios, writes bench-results.json
+bench: install  ## benchmarks; prints medians and ratios, writes bench-results.json
+	bash scripts/system-deps.sh postgresql wrk
 	$(BIN)/python -m bench
 
 lock:  ## re-resolve requirements/dev.in into requirements/lock.txt

@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the tests and benchmarks need, when they are missing:
-# PostgreSQL 15 server binaries (throwaway clusters in tests) and wrk (HTTP load).
+# Installs the Debian packages that are missing, of those named on the command line:
+#   postgresql  server binaries for the tests' throwaway clusters
+#   wrk         HTTP load generator for the benchmarks
 set -euo pipefail
 
 missing=()
-ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
-command -v wrk >/dev/null 2>&1 || missing+=(wrk)
+for need in "$@"; do
+  case "$need" in
+    postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
+    wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
+    *) echo "unknown system dependency: $need" >&2; exit 2 ;;
+  esac
+done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" -ne 0 ]; then
