@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 STABLE_OPERATION_IDS = {
     "createTask", "listTasks", "getTask", "updateTask", "deleteTask", "listTaskRevisions",
     "provisionServer", "getServerStatus", "scaleServer", "pauseServer", "resumeServer", "getServerLogs",
-    "startRun", "stopRun", "deleteServer",
+    "startRun", "stopRun", "reportRunResult", "deleteServer",
     "createEnrollmentToken", "enrollClient", "listClients", "sendHeartbeat", "getManagerState",
     "registerModelVersion", "listModelVersions", "getLatestModelVersion",
     "ingestReport", "ingestReports", "listReports", "listRounds", "uploadArtifact", "listArtifacts",

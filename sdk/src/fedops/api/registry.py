@@ -18,6 +18,7 @@ from fedops.api.schemas import (
     ModelVersionPublic,
     ModelVersionsPublic,
     RevisionsPublic,
+    RunResult,
     ScaleRequest,
     ServerStatus,
     TaskPublic,
@@ -87,6 +88,10 @@ class RegistryClient:
 
     def stop_run(self, task_id: str) -> TaskPublic:
         return self._core.json("DELETE", f"/api/v1/tasks/{task_id}/server/run", TaskPublic)
+
+    def report_run_result(self, task_id: str, result: RunResult) -> TaskPublic:
+        body = result.model_dump(mode="json")
+        return self._core.json("POST", f"/api/v1/tasks/{task_id}/server/run/result", TaskPublic, json=body)
 
     def delete_server(self, task_id: str) -> None:
         self._core.request("DELETE", f"/api/v1/tasks/{task_id}/server")

@@ -43,6 +43,7 @@ __all__ = [
     "RevisionsPublic",
     "RoundPublic",
     "RoundsPublic",
+    "RunResult",
     "ScaleRequest",
     "ServerRoundReport",
     "ServerStatus",
@@ -138,6 +139,13 @@ class ScaleRequest(_Wire):
     cpu: str | None = None
     memory: str | None = None
     gpu: int | str | None = None
+
+
+class RunResult(_Wire):
+    """How a run ended, as the FL server runtime reports it."""
+
+    status: Literal["finished", "failed"]
+    reason: str = Field(default="", max_length=2000)
 
 
 class LogsPublic(_Wire):

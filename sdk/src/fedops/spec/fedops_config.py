@@ -18,7 +18,13 @@ from pydantic import ValidationError
 from fedops.spec.strategies import STRATEGY_NAMES
 from fedops.spec.task import TaskSpec
 
-__all__ = ["Conversion", "ConversionNote", "FedopsConfigError", "convert_fedops_config"]
+__all__ = [
+    "Conversion",
+    "ConversionNote",
+    "FedopsConfigError",
+    "convert_fedops_config",
+    "resolve_interpolations",
+]
 
 _INTERPOLATION = re.compile(r"^\$\{([A-Za-z0-9_.]+)\}$")
 
@@ -106,6 +112,26 @@ def _resolve(flat: dict[str, Any], value: Any, seen: tuple[str, ...] = ()) -> An
     if target in seen or target not in flat:
         raise KeyError(target)
     return _resolve(flat, flat[target], (*seen, target))
+
+
+def resolve_interpolations(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The document with every ``${other.key}`` value replaced by what it refers to.
+
+    Raises
+    ------
+    KeyError
+        An interpolation names a key the document does not have (or a cycle).
+    """
+    flat = _flatten(doc)
+
+    def walk(node: Mapping[str, Any], prefix: str) -> dict[str, Any]:
+        resolved: dict[str, Any] = {}
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            resolved[key] = walk(value, f"{path}.") if isinstance(value, Mapping) else _resolve(flat, value)
+        return resolved
+
+    return walk(doc, "")
 
 
 def _assign(tree: dict[str, Any], path: str, value: Any) -> None:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fedops.api.schemas import LogsPublic, ScaleRequest, ServerStatus, TaskPublic
+from fedops.api.schemas import LogsPublic, RunResult, ScaleRequest, ServerStatus, TaskPublic
 from fedops.spec import TaskSpec
 from fedops.spec.task import ResourcesSpec
 from fedops_services.config import Settings
@@ -144,6 +144,15 @@ class ServerService:
             if task.status != "running":
                 raise FedopsError(ErrorCode.INVALID_STATE, f"the task is {task.status}, not running")
             _set_status(task, "stopped", "stopped by the operator")
+            return task_public(task)
+
+    def report_run_result(self, principal: Principal, task_id: str, result: RunResult) -> TaskPublic:
+        """The FL server runtime says how the run ended."""
+        with self._sessions.begin() as session:
+            task = load_task(session, principal, task_id, Role.SERVER, for_update=True)
+            if task.status != "running":
+                raise FedopsError(ErrorCode.INVALID_STATE, f"the task is {task.status}, not running")
+            _set_status(task, result.status, result.reason)
             return task_public(task)
 
     def delete(self, principal: Principal, task_id: str) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
 
-from fedops.api.schemas import LogsPublic, ScaleRequest, ServerStatus, TaskPublic
+from fedops.api.schemas import LogsPublic, RunResult, ScaleRequest, ServerStatus, TaskPublic
 from fedops_services.api.deps import PrincipalDep, ServicesDep
 from fedops_services.api.routes._common import ERRORS
 
@@ -58,6 +58,13 @@ def start_run(task_id: str, principal: PrincipalDep, services: ServicesDep) -> T
 @router.delete("/run", operation_id="stopRun")
 def stop_run(task_id: str, principal: PrincipalDep, services: ServicesDep) -> TaskPublic:
     return services.servers.stop_run(principal, task_id)
+
+
+@router.post("/run/result", operation_id="reportRunResult")
+def report_run_result(
+    task_id: str, result: RunResult, principal: PrincipalDep, services: ServicesDep
+) -> TaskPublic:
+    return services.servers.report_run_result(principal, task_id, result)
 
 
 @router.delete("", status_code=status.HTTP_204_NO_CONTENT, operation_id="deleteServer")

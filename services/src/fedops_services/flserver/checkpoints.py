@@ -1,0 +1,75 @@
+"""The global model of each round, on the task's volume; written atomically.
+
+A checkpoint is an ``.npz`` of the model's arrays in order, then ``latest.json`` is
+replaced to point at it: a crash between the two leaves the previous checkpoint in
+force, never half a file. After a restart the run resumes from ``latest()``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["Checkpoint", "CheckpointStore"]
+
+_KEEP = 3
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    round: int
+    path: Path
+    arrays: list[np.ndarray]
+    sha256: str
+
+
+def _atomic_write(path: Path, content: bytes) -> None:
+    temporary = path.with_name(path.name + ".part")
+    with temporary.open("wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+
+
+class CheckpointStore:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def save(self, round_number: int, arrays: list[np.ndarray], *, name: str | None = None) -> Checkpoint:
+        buffer = io.BytesIO()
+        np.savez(buffer, *arrays)
+        content = buffer.getvalue()
+        path = self.directory / (name or f"round-{round_number:05d}.npz")
+        _atomic_write(path, content)
+        digest = hashlib.sha256(content).hexdigest()
+        if name is None:
+            pointer = {"round": round_number, "file": path.name, "sha256": digest}
+            _atomic_write(self.directory / "latest.json", json.dumps(pointer).encode())
+            self._prune()
+        return Checkpoint(round_number, path, arrays, digest)
+
+    def latest(self) -> Checkpoint | None:
+        try:
+            pointer = json.loads((self.directory / "latest.json").read_text())
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        path = self.directory / pointer["file"]
+        content = path.read_bytes()
+        if hashlib.sha256(content).hexdigest() != pointer["sha256"]:
+            raise RuntimeError(f"checkpoint {path} does not match its recorded hash")
+        with np.load(io.BytesIO(content)) as archive:
+            arrays = [archive[f"arr_{i}"] for i in range(len(archive.files))]
+        return Checkpoint(int(pointer["round"]), path, arrays, pointer["sha256"])
+
+    def _prune(self) -> None:
+        rounds = sorted(self.directory.glob("round-*.npz"))
+        for stale in rounds[:-_KEEP]:
+            stale.unlink(missing_ok=True)
