@@ -16,7 +16,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 PYTEST_ARGS ?=
 
-.PHONY: help install system-deps run test check lint format typecheck bench lock clean venv-bin
+
+.PHONY: help install system-deps run up test check lint format typecheck bench lock clean venv-bin
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -34,7 +35,10 @@ install: $(VENV)/.complete  ## create the cached virtualenv and install sdk/ and
 system-deps:  ## install the system packages tests use (PostgreSQL server binaries)
 	bash scripts/system-deps.sh postgresql
 
-run: install  ## start the embedded stack (SQLite, local provisioner) on $(HOST):$(PORT)
+run: install  ## the end-to-end demo: services, an XAI task, 2 edge clients, 3 rounds, a summary
+	$(BIN)/python -m fedops_services.demo --summary demo-summary.json
+
+up: install  ## start the services alone (embedded default) on $(HOST):$(PORT)
 	$(BIN)/fedops up --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 test: install system-deps  ## run every test (real Postgres, real processes)

@@ -68,6 +68,7 @@ def test_manager_state_has_everything_a_client_manager_needs(api: TestClient) ->
         "fleet_address": None,
         "global_model_version": None,
         "heartbeat_interval_seconds": 6.0,
+        "client_id": client["client_id"],
     }
 
 

@@ -11,7 +11,7 @@ STABLE_OPERATION_IDS = {
     "createEnrollmentToken", "enrollClient", "listClients", "sendHeartbeat", "getManagerState",
     "registerModelVersion", "listModelVersions", "getLatestModelVersion",
     "ingestReport", "ingestReports", "listReports", "listRounds", "uploadArtifact", "listArtifacts",
-    "downloadArtifact", "getHealth", "getReadiness",
+    "downloadArtifact", "getHealth", "getReadiness", "getWhoAmI",
 }  # fmt: skip
 UNAUTHENTICATED = {"getHealth", "getReadiness"}
 

@@ -64,6 +64,22 @@ class MonitoringClient:
         body = {"reports": [_REPORT.dump_python(r, mode="json") for r in reports]}
         return self._core.json("POST", "/api/v1/monitoring/reports/batch", IngestResult, json=body)
 
+    def ingest_documents(self, bodies: Sequence[dict[str, Any]]) -> IngestResult:
+        """Send already-serialised reports (e.g. from a spool) as one batch."""
+        return self._core.json(
+            "POST", "/api/v1/monitoring/reports/batch", IngestResult, json={"reports": list(bodies)}
+        )
+
+    def upload_fields(self, task_id: str, fields: dict[str, str], content: bytes) -> ArtifactPublic:
+        """Upload an image with already-serialised form fields (e.g. from a spool)."""
+        return self._core.json(
+            "POST",
+            f"/api/v1/monitoring/tasks/{task_id}/artifacts",
+            ArtifactPublic,
+            data=fields,
+            files={"file": ("image", content, "application/octet-stream")},
+        )
+
     def rounds(self, task_id: str) -> RoundsPublic:
         return self._core.json("GET", f"/api/v1/monitoring/tasks/{task_id}/rounds", RoundsPublic)
 

@@ -23,6 +23,7 @@ from fedops.api.schemas import (
     ServerStatus,
     TaskPublic,
     TasksPublic,
+    WhoAmI,
 )
 from fedops.spec import TaskSpec
 
@@ -34,6 +35,9 @@ class RegistryClient:
 
     def __init__(self, core: HttpCore) -> None:
         self._core = core
+
+    def whoami(self) -> WhoAmI:
+        return self._core.json("GET", "/api/v1/whoami", WhoAmI)
 
     # tasks
     def create_task(self, spec: TaskSpec) -> TaskPublic:

@@ -52,6 +52,7 @@ __all__ = [
     "TaskPublic",
     "TaskStatus",
     "TasksPublic",
+    "WhoAmI",
 ]
 
 TaskStatus = Literal["created", "provisioning", "ready", "running", "finished", "failed", "stopped"]
@@ -213,6 +214,15 @@ class ManagerState(_Wire):
     fleet_address: str | None
     global_model_version: int | None
     heartbeat_interval_seconds: float
+    client_id: str | None = Field(default=None, description="The calling client, for client credentials.")
+
+
+class WhoAmI(_Wire):
+    """What the presented credential is."""
+
+    role: Literal["admin", "client", "server", "enrollment"]
+    task_id: str | None
+    client_id: str | None
 
 
 # --- global model versions -----------------------------------------------------------------
@@ -348,6 +358,9 @@ class ArtifactPublic(_Wire):
     content_type: str
     size_bytes: int
     sha256: str
+    faithfulness: float | None = Field(
+        default=None, description="Confidence change when the input is multiplied by its own map."
+    )
     created_at: datetime
 
 

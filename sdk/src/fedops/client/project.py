@@ -22,7 +22,7 @@ from typing import Any
 
 from fedops.client.config import Config, load_config
 
-__all__ = ["Registration", "load_project", "registration_from_mapping", "node_partition_kwargs"]
+__all__ = ["Registration", "load_project", "node_partition_kwargs", "registration_from_mapping"]
 
 TrainFn = Callable[..., Any]  # (model, train_loader, epochs, cfg) -> model
 TestFn = Callable[..., tuple[float, float, dict[str, float]]]  # (model, loader, cfg) -> loss, acc, metrics

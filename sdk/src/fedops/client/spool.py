@@ -29,8 +29,8 @@ class Spool:
     def __init__(
         self,
         directory: Path,
-        deliver: Callable[[list[dict[str, Any]]], None],
-        upload: Callable[[dict[str, str], bytes], None],
+        deliver: Callable[[list[dict[str, Any]]], object],
+        upload: Callable[[dict[str, str], bytes], object],
     ) -> None:
         """``deliver`` sends a batch of report bodies, ``upload`` one image; both raise ApiError."""
         self.directory = directory

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-__all__ = ["Explanation", "explain_classes", "resolve_target_layer", "METHODS"]
+__all__ = ["METHODS", "Explanation", "explain_classes", "resolve_target_layer"]
 
 METHODS = {
     "gradcam": "GradCAM",

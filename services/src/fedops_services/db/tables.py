@@ -10,6 +10,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -186,5 +187,6 @@ class ArtifactRow(Base):
     content_type: Mapped[str] = mapped_column(String(32))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    faithfulness: Mapped[float | None] = mapped_column(Float)
     storage_key: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]

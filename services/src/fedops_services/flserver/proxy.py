@@ -10,6 +10,7 @@ refused.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 from starlette.applications import Starlette
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-__all__ = ["fleet_proxy", "ALLOWED_PREFIXES"]
+__all__ = ["ALLOWED_PREFIXES", "fleet_proxy"]
 
 ALLOWED_PREFIXES = ("/v1/fleet/",)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"}
@@ -49,5 +50,10 @@ def fleet_proxy(upstream: str) -> Starlette:
         kept = {k: v for k, v in reply.headers.items() if k.lower() not in _HOP_BY_HOP}
         return StreamingResponse(body(), status_code=reply.status_code, headers=kept)
 
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        yield
+        await client.aclose()
+
     methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)], on_shutdown=[client.aclose])
+    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)], lifespan=lifespan)

@@ -36,6 +36,7 @@ class ArtifactUploadForm:
     layer: str
     artifact_id: str | None
     content: bytes
+    faithfulness: float | None = None
 
 
 class ArtifactService:
@@ -83,6 +84,7 @@ class ArtifactService:
                 content_type=content_type,
                 size_bytes=len(form.content),
                 sha256=hashlib.sha256(form.content).hexdigest(),
+                faithfulness=form.faithfulness,
                 storage_key=key,
                 created_at=utcnow(),
             )
@@ -137,5 +139,6 @@ def _public(row: ArtifactRow) -> ArtifactPublic:
         content_type=row.content_type,
         size_bytes=row.size_bytes,
         sha256=row.sha256,
+        faithfulness=row.faithfulness,
         created_at=row.created_at,
     )

@@ -160,12 +160,15 @@ class ClientService:
         the reconciler every ``reconcile_interval_seconds`` anyway.
         """
         require_task_scope(principal, task_id, Role.CLIENT, Role.SERVER)
-        cached = self._poll_cache.get(task_id)
-        if cached is not None:
-            return cached
-        state = self._query_manager_state(task_id)
-        self._poll_cache.put(task_id, state)
-        return state
+        state = self._poll_cache.get(task_id)
+        if state is None:
+            state = self._query_manager_state(task_id)
+            self._poll_cache.put(task_id, state)
+        return (
+            state
+            if principal.client_id is None
+            else state.model_copy(update={"client_id": principal.client_id})
+        )
 
     def _query_manager_state(self, task_id: str) -> ManagerState:
         latest_version = (

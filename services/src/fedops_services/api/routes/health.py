@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from sqlalchemy import text
 
-from fedops_services.api.deps import ServicesDep
+from fedops.api.schemas import WhoAmI
+from fedops_services.api.deps import PrincipalDep, ServicesDep
 
 router = APIRouter(tags=["health"])
 
@@ -13,6 +14,12 @@ router = APIRouter(tags=["health"])
 @router.get("/healthz", operation_id="getHealth")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
+
+
+@router.get("/api/v1/whoami", operation_id="getWhoAmI", tags=["auth"])
+def whoami(principal: PrincipalDep) -> WhoAmI:
+    """The role and scope of the presented credential (clients use it to find their task)."""
+    return WhoAmI(role=principal.role.value, task_id=principal.task_id, client_id=principal.client_id)
 
 
 @router.get("/readyz", operation_id="getReadiness")

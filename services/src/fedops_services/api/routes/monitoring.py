@@ -76,6 +76,7 @@ def upload_artifact(
     artifact_id: Annotated[
         str | None, Form(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     ] = None,
+    faithfulness: Annotated[float | None, Form(description="Score of the explanation, if computed")] = None,
 ) -> ArtifactPublic:
     # Read one byte past the limit: enough to know it is too large without buffering more.
     content = file.file.read(services.artifacts.max_bytes + 1)
@@ -87,6 +88,7 @@ def upload_artifact(
         layer=layer,
         artifact_id=artifact_id,
         content=content,
+        faithfulness=faithfulness,
     )
     artifact, created = services.artifacts.upload(principal, task_id, form)
     if not created:

@@ -1,0 +1,65 @@
+"""Submit, watch and stop Flower runs through the SuperLink's Control API (loopback only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+
+__all__ = ["RunControl", "RunState"]
+
+
+@dataclass(frozen=True)
+class RunState:
+    status: str  # pending | starting | running | finished
+    sub_status: str  # completed | failed | stopped (when finished)
+    details: str
+
+
+class RunControl:
+    def __init__(self, address: str) -> None:
+        from flwr.supercore.control.control_http_client import ControlHttpClient
+
+        self._client = ControlHttpClient.from_server_address(
+            server_address=address, insecure=True, root_certificates=None, interceptors=[]
+        )
+
+    def start(self, task_id: str) -> int:
+        from flwr.common.serde import fab_to_proto, user_config_to_proto
+        from flwr.proto.control_pb2 import StartRunRequest
+        from flwr.supercore.fab import Fab
+
+        from fedops_services.flserver.fab import build_fab
+
+        content, digest = build_fab()
+        request = StartRunRequest(
+            fab=fab_to_proto(Fab(digest, content, {})),
+            override_config=user_config_to_proto({"fedops-task-id": task_id}),
+            federation="",
+        )
+        return int(self._client.StartRun(request).run_id)
+
+    def state(self, run_id: int) -> RunState:
+        from flwr.proto.control_pb2 import ListRunsRequest
+
+        run = self._client.ListRuns(ListRunsRequest(run_id=run_id)).run_dict[run_id]
+        return RunState(run.status.status, run.status.sub_status, run.status.details)
+
+    def stop(self, run_id: int) -> None:
+        from flwr.proto.control_pb2 import StopRunRequest
+
+        try:
+            self._client.StopRun(StopRunRequest(run_id=run_id))
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code != 412:  # 412: the run is finished already
+                raise
+
+    def logs(self, run_id: int) -> str:
+        from flwr.proto.control_pb2 import StreamLogsRequest
+
+        return "".join(
+            reply.log_output for reply in self._client.StreamLogs(StreamLogsRequest(run_id=run_id))
+        )
+
+    def close(self) -> None:
+        self._client.close()
