@@ -1,14 +1,19 @@
-"""`make bench`: run every benchmark, print medians and ratios, write bench-results.json."""
+"""`make bench`: run every benchmark, print medians and ratios, write bench-results.json.
+
+`python -m bench control_plane` or `python -m bench fl_runtime` runs one group.
+"""
 
 from __future__ import annotations
 
 import os
 import platform
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench.control_plane import bench_ingest, bench_poll, start_stack
+from bench.fl_rounds import bench_fedops, bench_flower_default, bench_legacy, bench_time_to_ready
 from bench.support import write_results
 from tests.support.postgres import ThrowawayPostgres
 from tests.support.processes import kill_supervised_servers
@@ -44,6 +49,45 @@ def control_plane(root: Path) -> dict[str, Any]:
     return results
 
 
+def fl_runtime(root: Path) -> dict[str, Any]:
+    """Each configuration in turn (they would compete for the 2 cores side by side)."""
+    results = {
+        "fedops": bench_fedops(root / "fedops", xai=False),
+        "fedops_xai": bench_fedops(root / "fedops-xai", xai=True),
+        "flower_default": bench_flower_default(root / "flower-default"),
+        "flower_legacy": bench_legacy(root / "legacy"),
+        "time_to_ready": bench_time_to_ready(root / "ready"),
+    }
+    fedops = results["fedops"]["median_round_seconds"]
+    results["ratios"] = {
+        "flower_default_over_fedops": results["flower_default"]["median_round_seconds"] / fedops,
+        "fedops_over_legacy": fedops / results["flower_legacy"]["median_round_seconds"],
+        "xai_on_over_off": results["fedops_xai"]["median_round_seconds"] / fedops,
+    }
+    return results
+
+
+def _print_fl(results: dict[str, Any]) -> None:
+    print("\nFL round time, 2 clients, MNIST CNN, FedAvg, 1 local epoch (medians of rounds 2-6)")
+    print(f"{'configuration':<44} {'round s':>8} {'client compute s':>17} {'overhead s':>11}")
+    labels = {
+        "fedops": "fedops runtime (warm executor)",
+        "fedops_xai": "fedops runtime, Grad-CAM on",
+        "flower_default": "Flower default deployment (process/message)",
+        "flower_legacy": "Flower legacy start_server/start_client",
+    }
+    for key, label in labels.items():
+        entry = results[key]
+        round_s, compute_s = entry["median_round_seconds"], entry["median_client_compute_seconds"]
+        print(f"{label:<44} {round_s:>8.2f} {compute_s:>17.2f} {entry['median_overhead_seconds']:>11.2f}")
+    ratios = results["ratios"]
+    print(f"  Flower default / fedops: {ratios['flower_default_over_fedops']:.1f}x")
+    print(f"  fedops / legacy floor:   {ratios['fedops_over_legacy']:.1f}x")
+    print(f"  XAI on / off:            {ratios['xai_on_over_off']:.2f}")
+    ready = results["time_to_ready"]["median_seconds"]
+    print(f"  POST /tasks -> server ready (local provisioner): {ready:.2f} s")
+
+
 def _print(results: dict[str, Any]) -> None:
     print("\nclient-manager poll vs /healthz, same process, PostgreSQL, 64 connections (medians of 5 x 5 s)")
     print(
@@ -66,11 +110,16 @@ def _print(results: dict[str, Any]) -> None:
 def main() -> None:
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     with tempfile.TemporaryDirectory(prefix="fedops-bench-") as directory:
-        results = {
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-            "control_plane": control_plane(Path(directory)),
-        }
-    _print(results["control_plane"])
+        only = set(sys.argv[1:]) or {"control_plane", "fl_runtime"}
+        results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
+        if "control_plane" in only:
+            results["control_plane"] = control_plane(Path(directory))
+        if "fl_runtime" in only:
+            results["fl_runtime"] = fl_runtime(Path(directory))
+    if "control_plane" in results:
+        _print(results["control_plane"])
+    if "fl_runtime" in results:
+        _print_fl(results["fl_runtime"])
     write_results(RESULTS, results)
     print(f"\nwrote {RESULTS.resolve()}")
 

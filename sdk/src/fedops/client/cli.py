@@ -71,16 +71,19 @@ def run(
         registry=registry, token=token, name=name, task_id=task,
         node_config=dict(parse_config_args([node_config])) if node_config else {}, max_wait_seconds=max_wait,
     )  # fmt: skip
-    if quiet:
-        raise typer.Exit(run_client(project, options))
-    from fedops.api import FedopsClient
+    from fedops.api import ApiError, FedopsClient
 
-    with FedopsClient(registry, token) as probe:
-        me = probe.registry.whoami()
-    rounds = probe_rounds(registry, token, me.task_id)
-    progress, bars = _rich_progress(rounds)
-    with bars:
-        code = run_client(project, options, progress=progress)
+    try:
+        if quiet:
+            raise typer.Exit(run_client(project, options))
+        with FedopsClient(registry, token) as probe:
+            me = probe.registry.whoami()
+        progress, bars = _rich_progress(probe_rounds(registry, token, me.task_id))
+        with bars:
+            code = run_client(project, options, progress=progress)
+    except ApiError as exc:
+        typer.secho(f"error: {exc.message} ({exc.code})", err=True, fg=typer.colors.RED)
+        raise typer.Exit(1) from None
     raise typer.Exit(code)
 
 

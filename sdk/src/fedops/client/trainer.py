@@ -100,6 +100,15 @@ class Trainer:
             }
         )
         self._load(message.content["arrays"])
+        proximal_mu = float(cfg.get("proximal_mu", 0.0))
+        # q-FFL (QFedAvg) weighs clients by the global model's loss on their training data.
+        initial_train_loss = (
+            float(
+                self.registration.test_torch(self.registration.model, self.registration.train_loader, cfg)[0]
+            )
+            if self.spec.strategy.name == "QFedAvg"
+            else None
+        )
         self.training = True
         self.progress.round_started(round_number, epochs)
         try:
@@ -131,7 +140,11 @@ class Trainer:
             "num_eval_examples": len(self.registration.val_loader.dataset),
             "val_loss": float(val_loss),
             "val_accuracy": float(val_accuracy),
-            "metrics": {**{k: float(v) for k, v in (extra or {}).items()}, **faithfulness},
+            "metrics": {
+                **{k: float(v) for k, v in (extra or {}).items()},
+                **faithfulness,
+                **({"proximal_mu": proximal_mu} if proximal_mu else {}),
+            },
             "global_model_version": self.model_version,
         }
         upload_started = time.perf_counter()
@@ -162,9 +175,14 @@ class Trainer:
         self.progress.round_done(
             round_number, {"val_accuracy": float(val_accuracy), "seconds": total_seconds}
         )
-        metrics = MetricRecord(
-            {"num-examples": num_examples, "val_loss": float(val_loss), "val_accuracy": float(val_accuracy)}
-        )
+        values = {
+            "num-examples": num_examples,
+            "val_loss": float(val_loss),
+            "val_accuracy": float(val_accuracy),
+        }
+        if initial_train_loss is not None:
+            values["train_loss"] = initial_train_loss
+        metrics = MetricRecord(values)
         return Message(RecordDict({"arrays": self._arrays(), "metrics": metrics}), reply_to=message)
 
     def evaluate(self, message: Message) -> Message:

@@ -25,16 +25,21 @@ class RunControl:
         )
 
     def start(self, task_id: str) -> int:
+        """Submit a run of the fedops ServerApp for the task."""
+        from fedops_services.flserver.fab import build_fab
+
+        content, digest = build_fab()
+        return self.submit(content, digest, {"fedops-task-id": task_id})
+
+    def submit(self, fab: bytes, fab_hash: str, overrides: dict[str, str | int | float | bool]) -> int:
+        """Submit a run of any Flower App bundle; returns its run id."""
         from flwr.common.serde import fab_to_proto, user_config_to_proto
         from flwr.proto.control_pb2 import StartRunRequest
         from flwr.supercore.fab import Fab
 
-        from fedops_services.flserver.fab import build_fab
-
-        content, digest = build_fab()
         request = StartRunRequest(
-            fab=fab_to_proto(Fab(digest, content, {})),
-            override_config=user_config_to_proto({"fedops-task-id": task_id}),
+            fab=fab_to_proto(Fab(fab_hash, fab, {})),
+            override_config=user_config_to_proto(overrides),
             federation="",
         )
         return int(self._client.StartRun(request).run_id)

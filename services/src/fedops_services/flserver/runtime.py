@@ -42,6 +42,15 @@ def superlink_command(*, port: int, data_dir: Path) -> list[str]:
     ]  # fmt: skip
 
 
+def _die_with_parent() -> None:
+    """Runs in the SuperLink's process before exec: should this runtime be killed outright,
+    the kernel ends the SuperLink too, so a restarted runtime never finds one still running."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -119,7 +128,8 @@ class ServerRuntime:
             "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": "0.05",
             "FEDOPS_SERVER_DATA_DIR": str(self.data_dir.resolve()),
         }
-        superlink = subprocess.Popen(superlink_command(port=internal_port, data_dir=self.data_dir), env=env)
+        command = superlink_command(port=internal_port, data_dir=self.data_dir)
+        superlink = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
         stop = threading.Event()
         api = FedopsClient(self.api_url, self.token)
         controller = RunController(api, f"127.0.0.1:{internal_port}", self.task_id)

@@ -1,0 +1,38 @@
+"""A real federation on loopback: `fedops up`, FL servers (Flower SuperLink), edge clients."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from fedops_services.local_federation import LocalFederation
+from tests.conftest import ADMIN_TOKEN
+
+PROJECT = Path(__file__).resolve().parents[2] / "clients" / "mnist-xai"
+
+
+def mnist_task(name: str, **changes: Any) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.safe_load((PROJECT / "task.yaml").read_text())
+    document.update(name=name, **changes)
+    return document
+
+
+def start_federation(root: Path, **env: str) -> LocalFederation:
+    federation = LocalFederation(
+        root, admin_token=ADMIN_TOKEN, env={"FEDOPS_ROUND_TIMEOUT_SECONDS": "30", **env}
+    )
+    federation.start_api()
+    return federation
+
+
+@pytest.fixture
+def federation(tmp_path: Path) -> Iterator[LocalFederation]:
+    running = start_federation(tmp_path)
+    try:
+        yield running
+    finally:
+        running.stop()

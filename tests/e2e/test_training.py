@@ -1,0 +1,96 @@
+"""Federated training end to end: real Flower processes, real PyTorch, real Grad-CAM."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fedops.api.schemas import ClientRoundReport
+from fedops.spec import STRATEGY_NAMES
+from fedops_services.local_federation import LocalFederation
+from tests.e2e.conftest import PROJECT, mnist_task, start_federation
+
+pytestmark = pytest.mark.slow
+
+
+def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
+    task = federation.create_task(mnist_task("e2e-xai", rounds=2))
+    federation.provision(task.id)
+    federation.start_clients(task.id, PROJECT, 2)
+
+    federation.api.registry.start_run(task.id)
+    final = federation.wait_until_ended(task.id, timeout=300)
+
+    assert final.status == "finished", final.status_reason
+    rounds = federation.api.monitoring.rounds(task.id).data
+    assert [r.round for r in rounds] == [1, 2]
+    assert all(r.server is not None and r.server.accuracy is not None for r in rounds)
+    assert all(r.client_reports == 2 for r in rounds)
+    images: dict[tuple[int, str], set[str]] = defaultdict(set)
+    for artifact in federation.api.monitoring.artifacts(task.id).data:
+        images[(artifact.round, artifact.client_id)].add(artifact.class_label)
+        assert artifact.faithfulness is not None and artifact.method == "gradcam"
+    assert len(images) == 4 and all(labels == {str(c) for c in range(10)} for labels in images.values())
+    reports = federation.api.monitoring.reports(task.id, kind="client_round").data
+    assert len(reports) == 4 and isinstance(reports[0], ClientRoundReport)
+    timings = reports[0].timings
+    assert None not in (
+        timings.wait,
+        timings.load,
+        timings.train,
+        timings.evaluate,
+        timings.xai,
+        timings.upload,
+    )
+    versions = federation.api.registry.list_model_versions(task.id).data
+    assert [v.round for v in versions] == [1, 2]
+    assert Path(versions[-1].checkpoint_uri.removeprefix("file://")).exists()
+
+
+def test_fedprox_mu_reaches_the_clients(federation: LocalFederation) -> None:
+    spec = mnist_task("e2e-fedprox", rounds=1, strategy={"name": "FedProx", "params": {"proximal_mu": 0.25}},
+                      xai={"enabled": False})  # fmt: skip
+    task = federation.create_task(spec)
+    federation.provision(task.id)
+    federation.start_clients(task.id, PROJECT, 2)
+
+    federation.api.registry.start_run(task.id)
+    final = federation.wait_until_ended(task.id, timeout=300)
+
+    assert final.status == "finished", final.status_reason
+    reports = federation.api.monitoring.reports(task.id, kind="client_round").data
+    assert len(reports) == 2
+    assert all(isinstance(r, ClientRoundReport) and r.metrics.get("proximal_mu") == 0.25 for r in reports)
+
+
+@pytest.fixture(scope="module")
+def shared_federation(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalFederation]:
+    running = start_federation(tmp_path_factory.mktemp("matrix"))
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.mark.parametrize("strategy", STRATEGY_NAMES)
+def test_every_strategy_completes_a_round(shared_federation: LocalFederation, strategy: str) -> None:
+    params = {"QFedAvg": {"client_learning_rate": 0.1}}.get(strategy, {})
+    # Bulyan aggregates only with 4f + 3 replies: three clients for every strategy.
+    spec = mnist_task(f"matrix-{strategy.lower()}", rounds=1, strategy={"name": strategy, "params": params},
+                      clients={"min_available": 3, "min_train": 3, "min_evaluate": 3},
+                      xai={"enabled": False})  # fmt: skip
+    task = shared_federation.create_task(spec)
+    shared_federation.provision(task.id)
+    shared_federation.start_clients(task.id, PROJECT, 3)
+
+    shared_federation.api.registry.start_run(task.id)
+    final = shared_federation.wait_until_ended(task.id, timeout=300)
+
+    assert final.status == "finished", final.status_reason
+    rounds = shared_federation.api.monitoring.rounds(task.id).data
+    assert [r.round for r in rounds] == [1] and rounds[0].server is not None
+    assert rounds[0].server.num_clients == 3
+    shared_federation.api.registry.delete_server(task.id)  # free the CPU for the next one
