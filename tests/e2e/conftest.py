@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from fedops_services.local_federation import LocalFederation
+from fedops_services.local_federation import LocalFederation, wait_for
 from tests.conftest import ADMIN_TOKEN
 
 PROJECT = Path(__file__).resolve().parents[2] / "clients" / "mnist-xai"
@@ -27,6 +27,37 @@ def start_federation(root: Path, **env: str) -> LocalFederation:
     )
     federation.start_api()
     return federation
+
+
+_OUR_PROCESSES = (
+    b"fedops.client.supernode",
+    b"fedops-client",
+    b"fedops_services.flserver",
+    b"flower-superlink",
+    b"flower-superexec",
+    b"flwr-serverapp",
+)
+
+
+def _ours() -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if any(marker in cmdline for marker in _OUR_PROCESSES):
+                found.add(int(entry.name))
+    return found
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_running() -> Iterator[None]:
+    """Every process a test started is gone afterwards (checked, not assumed)."""
+    before = _ours()
+    yield
+    wait_for(lambda: not (_ours() - before) or None, 30, "the federation's processes to end")
 
 
 @pytest.fixture

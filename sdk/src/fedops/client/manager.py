@@ -24,6 +24,7 @@ from typing import Any
 
 from fedops.api import ApiError, FedopsClient
 from fedops.api.schemas import HeartbeatRequest, ManagerState
+from fedops.child_processes import die_with_parent
 from fedops.client import flower_app
 from fedops.client.executor import WarmExecutor
 from fedops.client.trainer import Trainer
@@ -113,7 +114,12 @@ class ClientManager:
         ]  # fmt: skip
         log = (self.options.work_dir / "supernode.log").open("ab")
         self._supernode = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            command,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         self.supernode_starts += 1
         logger.info("SuperNode started (pid %d): %s", self._supernode.pid, shlex.join(command[2:]))

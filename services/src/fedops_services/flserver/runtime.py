@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fedops.api import ApiError, FedopsClient
 from fedops.api.schemas import RunResult
+from fedops.child_processes import die_with_parent
 
 __all__ = ["RunController", "ServerRuntime", "superlink_command"]
 
@@ -40,15 +41,6 @@ def superlink_command(*, port: int, data_dir: Path) -> list[str]:
         "--host", "127.0.0.1",
         "--port", str(port),
     ]  # fmt: skip
-
-
-def _die_with_parent() -> None:
-    """Runs in the SuperLink's process before exec: should this runtime be killed outright,
-    the kernel ends the SuperLink too, so a restarted runtime never finds one still running."""
-    import ctypes
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
 
 
 def _free_port() -> int:
@@ -129,7 +121,7 @@ class ServerRuntime:
             "FEDOPS_SERVER_DATA_DIR": str(self.data_dir.resolve()),
         }
         command = superlink_command(port=internal_port, data_dir=self.data_dir)
-        superlink = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+        superlink = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
         stop = threading.Event()
         api = FedopsClient(self.api_url, self.token)
         controller = RunController(api, f"127.0.0.1:{internal_port}", self.task_id)
