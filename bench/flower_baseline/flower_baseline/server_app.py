@@ -20,7 +20,8 @@ def main(grid: Grid, context: Context) -> None:
     ends: list[float] = []
 
     def round_ended(server_round: int, _arrays: ArrayRecord) -> MetricRecord | None:
-        ends.append(time.time())
+        if server_round > 0:  # Flower also calls this once before round 1
+            ends.append(time.time())
         return None
 
     strategy = FedAvg(fraction_train=1.0, fraction_evaluate=0.0, min_train_nodes=2, min_available_nodes=2)

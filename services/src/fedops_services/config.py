@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["DEFAULT_SERVER_COMMAND", "Settings"]
@@ -51,6 +51,14 @@ class Settings(BaseSettings):
         "{python} {port} {data_dir} {task_id} {task_name}.",
     )
     server_health_path: str = "/health"
+    fleet_tls_cert: Path | None = Field(
+        default=None, description="PEM certificate of the FL servers' fleet port."
+    )
+    fleet_tls_key: Path | None = Field(default=None, description="Its private key.")
+    fleet_tls_ca: Path | None = Field(default=None, description="CA that signed it; handed to edge clients.")
+    supernode_auth: bool = Field(
+        default=False, description="Only enrolled clients' keys may connect to FL servers (needs TLS)."
+    )
     heartbeat_interval_seconds: float = Field(default=6.0, gt=0)
     heartbeat_timeout_seconds: float = Field(default=30.0, gt=0)
     reconcile_interval_seconds: float = Field(default=2.0, gt=0)
@@ -68,6 +76,19 @@ class Settings(BaseSettings):
         if not shlex.split(value):
             raise ValueError("server_command must not be empty")
         return value
+
+    @model_validator(mode="after")
+    def _tls_complete(self) -> Settings:
+        tls = (self.fleet_tls_cert, self.fleet_tls_key, self.fleet_tls_ca)
+        if any(tls) and not all(tls):
+            raise ValueError("set all of FEDOPS_FLEET_TLS_CERT, FEDOPS_FLEET_TLS_KEY and FEDOPS_FLEET_TLS_CA")
+        if self.supernode_auth and not all(tls):
+            raise ValueError("FEDOPS_SUPERNODE_AUTH needs TLS: set FEDOPS_FLEET_TLS_CERT/KEY/CA")
+        return self
+
+    @property
+    def fleet_tls(self) -> bool:
+        return self.fleet_tls_cert is not None
 
     @property
     def embedded(self) -> bool:

@@ -173,6 +173,11 @@ class EnrollmentTokenPublic(_Wire):
 class EnrollmentRequest(_Wire):
     name: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
     hostname: str = Field(default="", max_length=255)
+    node_public_key: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="PEM public key (EC, NIST curve) of the client's SuperNode, for SuperNode auth.",
+    )
 
 
 class EnrolledClient(_Wire):
@@ -198,6 +203,7 @@ class ClientPublic(_Wire):
     online: bool = Field(description="Reported online and heard from recently.")
     training: bool
     global_model_version: int | None
+    node_public_key: str | None = None
 
 
 class ClientsPublic(_Wire):
@@ -215,6 +221,11 @@ class ManagerState(_Wire):
     global_model_version: int | None
     heartbeat_interval_seconds: float
     client_id: str | None = Field(default=None, description="The calling client, for client credentials.")
+    fleet_root_certificates: str | None = Field(
+        default=None,
+        description="PEM CA of the fleet port when it uses TLS; None means plain HTTP (loopback).",
+    )
+    supernode_auth: bool = Field(default=False, description="SuperNodes must sign with their enrolled key.")
 
 
 class WhoAmI(_Wire):

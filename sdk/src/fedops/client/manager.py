@@ -41,6 +41,7 @@ class ManagerOptions:
     work_dir: Path
     max_wait_seconds: float = 3600.0
     poll_seconds: float = 1.0
+    node_key: Path | None = None
 
 
 def _free_port() -> int:
@@ -96,17 +97,34 @@ class ClientManager:
 
     # --- SuperNode -----------------------------------------------------------------------------
 
-    def _start_supernode(self, fleet_address: str, runtime_port: int) -> None:
+    def _transport_args(self, state: ManagerState) -> list[str]:
+        """Plain HTTP for the embedded default on loopback; otherwise TLS, and the node key
+        when the server authenticates SuperNodes."""
+        if state.fleet_root_certificates is None:
+            return ["--insecure"]
+        ca = self.options.work_dir / "fleet-ca.pem"
+        ca.write_text(state.fleet_root_certificates)
+        args = ["--root-certificates", str(ca)]
+        if state.supernode_auth:
+            if self.options.node_key is None or not self.options.node_key.exists():
+                raise SystemExit(
+                    "the server authenticates SuperNodes: enrol with an enrolment token to get a key"
+                )
+            args += ["--auth-supernode-private-key", str(self.options.node_key)]
+        return args
+
+    def _start_supernode(self, state: ManagerState, runtime_port: int) -> None:
         env = {
             **os.environ,
             "FLWR_HOME": str(self.options.work_dir / "flwr-home"),
             "FLWR_TELEMETRY_ENABLED": "0",
             "FLWR_DISABLE_UPDATE_CHECK": "1",
         }
+        assert state.fleet_address is not None
         command = [
             sys.executable, "-m", "fedops.client.supernode",
-            "--insecure",
-            "--superlink", fleet_address,
+            *self._transport_args(state),
+            "--superlink", state.fleet_address,
             "--isolation", "process",  # the warm executor runs the tasks
             "--host", "127.0.0.1",
             "--port", str(runtime_port),
@@ -175,7 +193,7 @@ class ClientManager:
         heartbeat_thread = threading.Thread(
             target=self._heartbeats, args=(state.heartbeat_interval_seconds,), name="heartbeat", daemon=True
         )
-        self._start_supernode(state.fleet_address, runtime_port)
+        self._start_supernode(state, runtime_port)
         executor_thread.start()
         heartbeat_thread.start()
         outcome = "stopped"
@@ -187,7 +205,7 @@ class ClientManager:
                     break
                 if self._supernode is not None and self._supernode.poll() is not None:
                     logger.warning("SuperNode exited with %s; restarting it", self._supernode.returncode)
-                    self._start_supernode(state.fleet_address, runtime_port)
+                    self._start_supernode(state, runtime_port)
         finally:
             self._stop.set()
             self._stop_supernode()

@@ -34,6 +34,27 @@ class ClientIdentity:
     task_id: str
     client_id: str
     credential: str
+    node_key: Path | None = None  # the SuperNode's private key, for SuperNode authentication
+
+
+def _new_node_key(path: Path) -> str:
+    """An EC P-384 key pair for the SuperNode: private key kept here (0600, OpenSSH format,
+    as Flower reads it), public key returned as PEM for the registry."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    private = ec.generate_private_key(ec.SECP384R1())
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(
+            private.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+            )
+        )
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return public.decode()
 
 
 @dataclass
@@ -60,23 +81,26 @@ def connect(options: RunOptions, work_root: Path) -> tuple[ClientIdentity, str]:
             "the token must be a task's enrolment token or client credential (of --task, if given)"
         )
     if me.role == "client" and me.client_id is not None:
-        return ClientIdentity(me.task_id, me.client_id, options.token), name
+        key = _state_file(work_root, me.task_id, name).with_name("node_key")
+        return ClientIdentity(me.task_id, me.client_id, options.token, key if key.exists() else None), name
     if me.role != "enrollment":
         raise SystemExit(f"a {me.role} token cannot run a client; use the task's enrolment token")
     state = _state_file(work_root, me.task_id, name)
+    node_key = state.with_name("node_key")
     if state.exists():  # enrolled before: keep the identity (and its history)
         saved = json.loads(state.read_text())
-        return ClientIdentity(me.task_id, saved["client_id"], saved["credential"]), name
-    with FedopsClient(options.registry, options.token) as enrolling:
-        enrolled = enrolling.registry.enroll(
-            me.task_id, EnrollmentRequest(name=name, hostname=socket.gethostname())
-        )
+        return ClientIdentity(me.task_id, saved["client_id"], saved["credential"], node_key), name
     state.parent.mkdir(parents=True, exist_ok=True)
+    request = EnrollmentRequest(
+        name=name, hostname=socket.gethostname(), node_public_key=_new_node_key(node_key)
+    )
+    with FedopsClient(options.registry, options.token) as enrolling:
+        enrolled = enrolling.registry.enroll(me.task_id, request)
     descriptor = os.open(state, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(descriptor, "w") as handle:
         json.dump({"client_id": enrolled.client_id, "credential": enrolled.credential}, handle)
     logger.info("enrolled as %s (%s)", name, enrolled.client_id)
-    return ClientIdentity(me.task_id, enrolled.client_id, enrolled.credential), name
+    return ClientIdentity(me.task_id, enrolled.client_id, enrolled.credential, node_key), name
 
 
 def spec_overrides(spec: TaskSpec) -> dict[str, Any]:
@@ -137,7 +161,10 @@ def run_client(
         identity.client_id,
         trainer,
         ManagerOptions(
-            node_config=dict(node_config), work_dir=work_dir, max_wait_seconds=options.max_wait_seconds
+            node_config=dict(node_config),
+            work_dir=work_dir,
+            max_wait_seconds=options.max_wait_seconds,
+            node_key=identity.node_key,
         ),
     )
     signal.signal(signal.SIGTERM, manager.stop)

@@ -135,6 +135,7 @@ class ClientRow(Base):
     online: Mapped[bool] = mapped_column(Boolean, default=False)
     training: Mapped[bool] = mapped_column(Boolean, default=False)
     global_model_version: Mapped[int | None] = mapped_column(Integer)
+    node_public_key: Mapped[str | None] = mapped_column(Text)
 
 
 class ModelVersionRow(Base):

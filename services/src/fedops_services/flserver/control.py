@@ -17,11 +17,14 @@ class RunState:
 
 
 class RunControl:
-    def __init__(self, address: str) -> None:
+    def __init__(self, address: str, *, root_certificates: bytes | None = None) -> None:
         from flwr.supercore.control.control_http_client import ControlHttpClient
 
         self._client = ControlHttpClient.from_server_address(
-            server_address=address, insecure=True, root_certificates=None, interceptors=[]
+            server_address=address,
+            insecure=root_certificates is None,
+            root_certificates=root_certificates,
+            interceptors=[],
         )
 
     def start(self, task_id: str) -> int:
@@ -57,6 +60,16 @@ class RunControl:
             self._client.StopRun(StopRunRequest(run_id=run_id))
         except httpx.HTTPStatusError as exc:
             if exc.response.status_code != 412:  # 412: the run is finished already
+                raise
+
+    def register_node(self, public_key_pem: bytes, name: str) -> None:
+        """Allow the SuperNode holding the matching private key to connect."""
+        from flwr.proto.control_pb2 import RegisterNodeRequest
+
+        try:
+            self._client.RegisterNode(RegisterNodeRequest(public_key=public_key_pem, name=name))
+        except httpx.HTTPStatusError as exc:  # registered before (the SuperLink's state survives restarts)
+            if exc.response.status_code >= 500:
                 raise
 
     def logs(self, run_id: int) -> str:

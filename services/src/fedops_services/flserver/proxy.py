@@ -9,8 +9,10 @@ refused.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 from starlette.applications import Starlette
@@ -24,8 +26,10 @@ ALLOWED_PREFIXES = ("/v1/fleet/",)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"}
 
 
-def fleet_proxy(upstream: str) -> Starlette:
-    client = httpx.AsyncClient(base_url=upstream, timeout=httpx.Timeout(300.0, connect=5.0))
+def fleet_proxy(upstream: str, *, ca: Path | None = None) -> Starlette:
+    """Forward the fleet API to ``upstream`` (the SuperLink; verified against ``ca`` over TLS)."""
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca)) if ca else True
+    client = httpx.AsyncClient(base_url=upstream, timeout=httpx.Timeout(300.0, connect=5.0), verify=verify)
 
     async def forward(request: Request) -> Response:
         path = request.url.path

@@ -28,19 +28,46 @@ __all__ = ["RunController", "ServerRuntime", "superlink_command"]
 logger = logging.getLogger("fedops.server")
 
 
-def superlink_command(*, port: int, data_dir: Path) -> list[str]:
+@dataclass(frozen=True)
+class FleetTls:
+    """Certificate, key and CA of the fleet port (FEDOPS_FLEET_TLS_*); None means plain HTTP."""
+
+    cert: Path
+    key: Path
+    ca: Path
+    supernode_auth: bool
+
+    @classmethod
+    def from_env(cls) -> FleetTls | None:
+        cert, key, ca = (os.environ.get(f"FEDOPS_FLEET_TLS_{part}") for part in ("CERT", "KEY", "CA"))
+        if not (cert and key and ca):
+            return None
+        return cls(Path(cert), Path(key), Path(ca), os.environ.get("FEDOPS_SUPERNODE_AUTH") == "1")
+
+
+def superlink_command(*, port: int, data_dir: Path, tls: FleetTls | None = None) -> list[str]:
     import shutil
     import sys
 
     executable = shutil.which("flower-superlink") or str(Path(sys.executable).with_name("flower-superlink"))
-    return [
+    command = [
         executable,
-        "--insecure",  # loopback only: edge traffic arrives through the fleet proxy
         "--disable-runtime-dependency-installation",  # never install packages at run time
         "--database", str(data_dir / "superlink.db"),
-        "--host", "127.0.0.1",
+        "--host", "127.0.0.1",  # loopback only: edge traffic arrives through the fleet proxy
         "--port", str(port),
     ]  # fmt: skip
+    if tls is None:
+        return [*command, "--insecure"]
+    command += [
+        "--ssl-certfile",
+        str(tls.cert),
+        "--ssl-keyfile",
+        str(tls.key),
+        "--ssl-ca-certfile",
+        str(tls.ca),
+    ]
+    return [*command, "--enable-supernode-auth"] if tls.supernode_auth else command
 
 
 def _free_port() -> int:
@@ -52,16 +79,37 @@ def _free_port() -> int:
 class RunController:
     """Keeps the Flower run in line with the task's status in the registry."""
 
-    def __init__(self, api: FedopsClient, control_address: str, task_id: str, interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        api: FedopsClient,
+        control_address: str,
+        task_id: str,
+        *,
+        tls: FleetTls | None,
+        interval: float = 1.0,
+    ) -> None:
         from fedops_services.flserver.control import RunControl
 
         self._api = api
-        self._control = RunControl(control_address)
+        self._control = RunControl(control_address, root_certificates=tls.ca.read_bytes() if tls else None)
         self._task_id = task_id
         self._interval = interval
+        self._supernode_auth = tls is not None and tls.supernode_auth
+        self._registered_keys: set[str] = set()
         self.active_run: int | None = None
 
+    def _register_node_keys(self) -> None:
+        """Admit the SuperNodes of enrolled clients, and no others (SuperNode auth)."""
+        for client in self._api.registry.list_clients(self._task_id).data:
+            key = client.node_public_key
+            if key and key not in self._registered_keys:
+                self._control.register_node(key.encode(), client.name)
+                self._registered_keys.add(key)
+                logger.info("admitted the SuperNode of client %s", client.name)
+
     def step(self) -> None:
+        if self._supernode_auth:
+            self._register_node_keys()
         status = self._api.registry.get_task(self._task_id).status
         if self.active_run is None:
             if status == "running":
@@ -120,17 +168,20 @@ class ServerRuntime:
             "FLWR_SUPEREXEC_TASK_POLL_INTERVAL": "0.05",
             "FEDOPS_SERVER_DATA_DIR": str(self.data_dir.resolve()),
         }
-        command = superlink_command(port=internal_port, data_dir=self.data_dir)
+        tls = FleetTls.from_env()
+        command = superlink_command(port=internal_port, data_dir=self.data_dir, tls=tls)
         superlink = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
         stop = threading.Event()
         api = FedopsClient(self.api_url, self.token)
-        controller = RunController(api, f"127.0.0.1:{internal_port}", self.task_id)
+        controller = RunController(api, f"127.0.0.1:{internal_port}", self.task_id, tls=tls)
         thread = threading.Thread(target=controller.loop, args=(stop,), name="run-controller", daemon=True)
         thread.start()
         try:
+            scheme = "https" if tls else "http"
             uvicorn.run(
-                fleet_proxy(f"http://127.0.0.1:{internal_port}"),
+                fleet_proxy(f"{scheme}://127.0.0.1:{internal_port}", ca=tls.ca if tls else None),
                 host=self.host, port=self.port, log_level="warning", access_log=False,
+                ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
             )  # fmt: skip
         finally:
             stop.set()

@@ -14,4 +14,5 @@ def make_provisioner(settings: Settings) -> Provisioner:
         command_template=settings.server_command,
         advertise_host=settings.advertise_host,
         health_path=settings.server_health_path,
+        health_ca=settings.fleet_tls_ca,
     )

@@ -62,6 +62,7 @@ class ClientService:
         self._settings = settings
         self._credentials_replaced = credentials_replaced
         self._poll_cache: TtlCache[str, ManagerState] = TtlCache(settings.poll_cache_seconds)
+        self._fleet_ca = settings.fleet_tls_ca.read_text() if settings.fleet_tls_ca else None
         self._heartbeat_timeout = timedelta(seconds=settings.heartbeat_timeout_seconds)
 
     def create_enrollment_token(
@@ -93,6 +94,8 @@ class ClientService:
         """
         if principal.role is not Role.ENROLLMENT:
             raise FedopsError(ErrorCode.FORBIDDEN, "enrolment needs the task's enrolment token")
+        if request.node_public_key is not None:
+            _check_node_key(request.node_public_key)
         credential = new_token(TokenKind.CLIENT)
         with self._sessions.begin() as session:
             load_task(session, principal, task_id, Role.ENROLLMENT)
@@ -117,11 +120,13 @@ class ClientService:
                     online=False,
                     training=False,
                     global_model_version=None,
+                    node_public_key=request.node_public_key,
                 )
                 session.add(client)
             else:
                 client.credential_hash = hash_token(credential)
                 client.hostname = request.hostname
+                client.node_public_key = request.node_public_key
                 self._credentials_replaced()
         logger.info("client enrolled task=%s client=%s name=%s", task_id, client.id, client.name)
         return EnrolledClient(client_id=client.id, task_id=task_id, name=client.name, credential=credential)
@@ -143,10 +148,9 @@ class ClientService:
                 client.global_model_version = request.global_model_version
 
     def list_clients(self, principal: Principal, task_id: str) -> ClientsPublic:
-        require_admin(principal)
         now = utcnow()
         with self._sessions() as session:
-            load_task(session, principal, task_id)
+            load_task(session, principal, task_id, Role.SERVER)  # the server registers node keys
             rows = client_store.list_clients(session, task_id)
         data = [client_public(r, now=now, heartbeat_timeout=self._heartbeat_timeout) for r in rows]
         return ClientsPublic(data=data, count=len(data))
@@ -195,4 +199,26 @@ class ClientService:
             fleet_address=row[2],
             global_model_version=row[3],
             heartbeat_interval_seconds=self._settings.heartbeat_interval_seconds,
+            fleet_root_certificates=self._fleet_ca,
+            supernode_auth=self._settings.supernode_auth,
+        )
+
+
+def _check_node_key(pem: str) -> None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(pem.encode())
+    except (ValueError, UnsupportedAlgorithm):
+        key = None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name not in (
+        "secp256r1",
+        "secp384r1",
+        "secp521r1",
+    ):
+        raise FedopsError(
+            ErrorCode.VALIDATION_ERROR,
+            "node_public_key: give a PEM public key on a NIST curve (P-256, P-384 or P-521)",
         )

@@ -252,18 +252,30 @@ class ServerService:
             task_name=task.name,
             replicas=0 if server.paused else server.replicas,
             resources=ResourcesSpec.model_validate(server.resources),
-            env={
-                "FEDOPS_TASK_ID": task.id,
-                "FEDOPS_TASK_NAME": task.name,
-                "FEDOPS_API_URL": self._settings.api_url,
-                "FLWR_TELEMETRY_ENABLED": "0",
-            },
+            env=self._runtime_env(task),
             secret_env=secret_env,
         )
         try:
             self._provisioner.apply(deployment)
         except ProvisionerError as exc:
             raise _provisioner_failure(exc) from exc
+
+    def _runtime_env(self, task: TaskRow) -> dict[str, str]:
+        settings = self._settings
+        env = {
+            "FEDOPS_TASK_ID": task.id,
+            "FEDOPS_TASK_NAME": task.name,
+            "FEDOPS_API_URL": settings.api_url,
+            "FLWR_TELEMETRY_ENABLED": "0",
+        }
+        if settings.fleet_tls:
+            env |= {
+                "FEDOPS_FLEET_TLS_CERT": str(settings.fleet_tls_cert),
+                "FEDOPS_FLEET_TLS_KEY": str(settings.fleet_tls_key),
+                "FEDOPS_FLEET_TLS_CA": str(settings.fleet_tls_ca),
+                "FEDOPS_SUPERNODE_AUTH": "1" if settings.supernode_auth else "0",
+            }
+        return env
 
     def _observe(self, task_id: str) -> ObservedServer:
         try:

@@ -43,6 +43,7 @@ def client_public(row: ClientRow, *, now: datetime, heartbeat_timeout: timedelta
         online=row.online and recent,
         training=row.training and recent,
         global_model_version=row.global_model_version,
+        node_public_key=row.node_public_key,
     )
 
 

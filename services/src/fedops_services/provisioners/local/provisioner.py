@@ -18,6 +18,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -46,12 +47,15 @@ class LocalProvisioner(Provisioner):
         advertise_host: str = "127.0.0.1",
         bind_host: str = "127.0.0.1",
         health_path: str = "/health",
+        health_ca: Path | None = None,
     ) -> None:
         self.servers_dir = servers_dir.resolve()
         self.command_template = command_template
         self.advertise_host = advertise_host
         self.bind_host = bind_host
         self.health_path = health_path
+        # With TLS on the fleet port, health is checked over HTTPS against the fleet CA.
+        self._tls = ssl.create_default_context(cafile=str(health_ca)) if health_ca else None
         self._children: dict[int, subprocess.Popen[bytes]] = {}  # supervisors we spawned
         self.servers_dir.mkdir(parents=True, exist_ok=True)
 
@@ -243,7 +247,11 @@ class LocalProvisioner(Provisioner):
         layout.pid_file(task_dir).unlink(missing_ok=True)
 
     def _health(self, port: int) -> tuple[bool, str]:
-        connection = http.client.HTTPConnection(self.bind_host, port, timeout=1.0)
+        connection = (
+            http.client.HTTPSConnection(self.bind_host, port, timeout=1.0, context=self._tls)
+            if self._tls is not None
+            else http.client.HTTPConnection(self.bind_host, port, timeout=1.0)
+        )
         try:
             connection.request("GET", self.health_path)
             status = connection.getresponse().status
