@@ -90,3 +90,33 @@ def test_model_versions_count_up_and_feed_the_poll(api: TestClient) -> None:
     assert refused.status_code == 403
     state = api.get(f"/api/v1/tasks/{task['id']}/manager-state", headers=bearer(client["credential"])).json()
     assert state["global_model_version"] == 2
+
+
+def test_enrolment_keeps_a_valid_node_key_and_refuses_others(api: TestClient) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    def pem(key: object) -> str:
+        public = key.public_key()  # type: ignore[attr-defined]
+        return str(
+            public.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ).decode()
+        )
+
+    task = create_task(api)
+    token = api.post(f"/api/v1/tasks/{task['id']}/enrollment-tokens", json={}).json()["token"]
+    url = f"/api/v1/tasks/{task['id']}/clients"
+
+    p384, edwards = pem(ec.generate_private_key(ec.SECP384R1())), pem(ed25519.Ed25519PrivateKey.generate())
+    good = api.post(url, json={"name": "ok", "node_public_key": p384}, headers=bearer(token))
+    wrong_curve = api.post(url, json={"name": "ed", "node_public_key": edwards}, headers=bearer(token))
+    garbage = api.post(url, json={"name": "junk", "node_public_key": "hello"}, headers=bearer(token))
+
+    assert good.status_code == 201
+    assert wrong_curve.status_code == 422 and "node_public_key" in wrong_curve.json()["error"]["message"]
+    assert garbage.status_code == 422
+    listed = api.get(url).json()["data"]
+    assert [c["name"] for c in listed] == ["ok"] and listed[0]["node_public_key"].startswith(
+        "-----BEGIN PUBLIC KEY"
+    )
