@@ -94,3 +94,32 @@ def test_every_strategy_completes_a_round(shared_federation: LocalFederation, st
     assert [r.round for r in rounds] == [1] and rounds[0].server is not None
     assert rounds[0].server.num_clients == 3
     shared_federation.api.registry.delete_server(task.id)  # free the CPU for the next one
+
+
+def test_a_fedops_style_client_main_trains_with_a_fedops_client_run(
+    federation: LocalFederation, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    task = federation.create_task(mnist_task("fedops-style", rounds=1))
+    federation.provision(task.id)
+    token = federation.api.registry.create_enrollment_token(task.id).token
+    env = {**federation.env, "FEDOPS_URL": federation.url, "FEDOPS_TOKEN": token,
+           "FEDOPS_CLIENT_NAME": "fedops-style", "PARTITION_ID": "1", "NUM_PARTITIONS": "2"}  # fmt: skip
+    log = (tmp_path / "client_main.log").open("wb")
+    legacy = subprocess.Popen([sys.executable, str(PROJECT / "client_main.py")], cwd=tmp_path, env=env,
+                              stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    federation.clients.append(legacy)  # stopped with the federation
+    federation.start_clients(task.id, PROJECT, 1)
+
+    federation.api.registry.start_run(task.id)
+    final = federation.wait_until_ended(task.id, timeout=300)
+
+    assert final.status == "finished", final.status_reason
+    assert legacy.wait(timeout=60) == 0
+    names = {c.name for c in federation.api.registry.list_clients(task.id).data}
+    assert names == {"fedops-style", "edge-0"}
+    assert (
+        tmp_path / "outputs" / "xai" / "fedops-style" / task.id / "round-1" / "gradcam_class_0.jpg"
+    ).exists()

@@ -93,7 +93,6 @@ class ClientManager:
     def _heartbeats(self, interval: float) -> None:
         while not self._stop.wait(interval):
             self._heartbeat()
-            self.trainer.spool.flush()  # anything spooled during an outage goes out now
 
     # --- SuperNode -----------------------------------------------------------------------------
 
@@ -194,6 +193,7 @@ class ClientManager:
             target=self._heartbeats, args=(state.heartbeat_interval_seconds,), name="heartbeat", daemon=True
         )
         self._start_supernode(state, runtime_port)
+        spool_thread = self.trainer.spool.deliver_in_background(self._stop, interval=2.0)
         executor_thread.start()
         heartbeat_thread.start()
         outcome = "stopped"
@@ -211,7 +211,8 @@ class ClientManager:
             self._stop_supernode()
             executor_thread.join(timeout=30)
             heartbeat_thread.join(timeout=5)
-            self.trainer.spool.flush()
+            spool_thread.join(timeout=30)
+            self.trainer.spool.flush()  # what is left goes out before the client exits
             with contextlib.suppress(ApiError):
                 self.api.registry.heartbeat(self.task_id, self.client_id, HeartbeatRequest(online=False))
         logger.info("task %s; %d task(s) run, %d item(s) still spooled", outcome, executor.tasks_run,

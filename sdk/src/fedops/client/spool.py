@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ class Spool:
         self._deliver_reports = deliver
         self._upload = upload
         self._lock = threading.Lock()
+        self._wakeup = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.last_flush_seconds = 0.0  # how long the last delivery took (reported as "upload")
         existing = sorted(self._pending())
         self._sequence = int(existing[-1].stem) if existing else 0
 
@@ -55,8 +59,40 @@ class Spool:
     def pending(self) -> int:
         return len(self._pending())
 
+    def wake(self) -> None:
+        """Deliver soon: in the background worker if one runs, else right now."""
+        if self._worker is None:
+            self.flush()
+        else:
+            self._wakeup.set()
+
+    def deliver_in_background(self, stop: threading.Event, interval: float) -> threading.Thread:
+        """Deliver on every ``wake()`` and at least every ``interval`` seconds until ``stop``.
+
+        Training does not wait for uploads: a round's report and images leave while the
+        next message is already being served.
+        """
+
+        def loop() -> None:
+            while not stop.is_set():
+                self._wakeup.wait(interval)
+                self._wakeup.clear()
+                if not stop.is_set():
+                    self.flush()
+
+        self._worker = threading.Thread(target=loop, name="spool", daemon=True)
+        self._worker.start()
+        return self._worker
+
     def flush(self) -> bool:
         """Deliver pending items in order; False if something is still waiting."""
+        started = time.perf_counter()
+        try:
+            return self._flush()
+        finally:
+            self.last_flush_seconds = time.perf_counter() - started
+
+    def _flush(self) -> bool:
         with self._lock:
             items = sorted(self._pending())
             index, batch_limit = 0, _MAX_REPORTS_PER_BATCH
