@@ -1,0 +1,1 @@
+"""The edge client: `fedops-client run`, the FLClientTask API, and what they are made of."""
