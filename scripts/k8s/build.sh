@@ -34,9 +34,14 @@ DIR="$CACHE_ROOT/$KEY"
 BIN="$DIR/bin"
 BINARIES=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kwok helm)
 
+# kwok's binary has no built-in stages (only kwokctl embeds them): build_kwok copies the
+# release's own "fast" node/pod stages plus the lease heartbeat into this file.
+KWOK_STAGES="$DIR/share/kwok-stages.yaml"
+
 all_present() {
   local b
   for b in "${BINARIES[@]}"; do [[ -x "$BIN/$b" ]] || return 1; done
+  [[ -s "$KWOK_STAGES" ]]
 }
 
 if all_present; then
@@ -61,6 +66,17 @@ export GOTOOLCHAIN=local
 export CGO_ENABLED=0
 export GOFLAGS="-mod=mod -buildvcs=false"
 export GOMAXPROCS=${K8S_BUILD_MAXPROCS:-2}
+# The Go build cache of a cold build is ~5 GB and useless once the binaries exist, so by
+# default it lives in the key dir and is removed after a successful build (kept after a
+# failure so a retry is warm). K8S_BUILD_GOCACHE=<dir> uses (and keeps) that cache instead,
+# e.g. K8S_BUILD_GOCACHE="$(go env GOCACHE)" to share the user's cache.
+if [[ -n "${K8S_BUILD_GOCACHE:-}" ]]; then
+  export GOCACHE="$K8S_BUILD_GOCACHE"
+  PRIVATE_GOCACHE=0
+else
+  export GOCACHE="$DIR/.gocache"
+  PRIVATE_GOCACHE=1
+fi
 JOBS=${K8S_BUILD_JOBS:-1}
 GO=(nice -n 10 go)
 
@@ -134,7 +150,8 @@ build_kubernetes() {
   local x=()
   for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
     x+=("-X '$p.gitVersion=$K8S_VERSION'" "-X '$p.gitMajor=$major'" "-X '$p.gitMinor=$minor'"
-        "-X '$p.gitTreeState=clean'" "-X '$p.buildDate=$build_date'")
+        "-X '$p.gitTreeState=clean'" "-X '$p.buildDate=$build_date'"
+        "-X '$p.gitCommit='")   # the module zip has no commit; default is "$Format:%H$"
   done
   local ldflags="-s -w ${x[*]}"
 
@@ -199,7 +216,29 @@ EOF
 # ---------------------------------------------------------------------------------------
 # kwok and helm: plain `go install module/cmd@version` (their go.mod files have no replace).
 # ---------------------------------------------------------------------------------------
+build_kwok_stages() {
+  [[ -s "$KWOK_STAGES" ]] && return 0
+  local info dir f
+  info=$(cd "$DIR/src" && GOFLAGS= go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION")
+  dir=$(printf '%s' "$info" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -d "$dir/kustomize/stage" ]] || die "no kustomize/stage in sigs.k8s.io/kwok@$KWOK_VERSION: $info"
+  mkdir -p "$(dirname "$KWOK_STAGES")"
+  {
+    echo "# kwok stages from sigs.k8s.io/kwok@$KWOK_VERSION kustomize/stage (what kwokctl uses)."
+    echo "# Use: kwok --config=<this file> --node-lease-duration-seconds=40 ..."
+    for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+             pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+      [[ -f "$dir/kustomize/stage/$f" ]] || die "missing kwok stage $f"
+      echo "---"
+      echo "# $f"
+      cat "$dir/kustomize/stage/$f"
+    done
+  } >"$KWOK_STAGES.tmp"
+  mv -f "$KWOK_STAGES.tmp" "$KWOK_STAGES"
+}
+
 build_kwok() {
+  build_kwok_stages
   [[ -x "$BIN/kwok" ]] && return 0
   local gb="$DIR/src/gobin-kwok"
   rm -rf "$gb" && mkdir -p "$gb"
@@ -251,5 +290,9 @@ kwok $KWOK_VERSION
 helm $HELM_VERSION
 go $(go env GOVERSION)
 EOF
+if [[ $PRIVATE_GOCACHE == 1 ]]; then
+  # Module cache files are read-only; the build cache is not, plain rm works.
+  rm -rf "$GOCACHE"
+fi
 log "done in $((SECONDS - start)) s"
 echo "$BIN"

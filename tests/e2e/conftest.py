@@ -57,7 +57,14 @@ def nothing_left_running() -> Iterator[None]:
     """Every process a test started is gone afterwards (checked, not assumed)."""
     before = _ours()
     yield
-    wait_for(lambda: not (_ours() - before) or None, 30, "the federation's processes to end")
+    try:
+        wait_for(lambda: not (_ours() - before) or None, 60, "the federation's processes to end")
+    except TimeoutError:
+        left = {
+            pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200]
+            for pid in _ours() - before
+        }
+        raise AssertionError(f"processes outlived the test: {left}") from None
 
 
 @pytest.fixture

@@ -37,8 +37,9 @@ def test_a_killed_server_resumes_from_its_checkpoint(federation: LocalFederation
     assert final.status == "finished", final.status_reason
     assert federation.server_pid(task.id) != first_pid  # the supervisor restarted it
     assert _server_rounds(federation, task.id) == [1, 2, 3]  # numbering intact, none twice
-    reports = federation.api.monitoring.reports(task.id, kind="client_round").data
-    assert {r.round for r in reports} == {1, 2, 3}
+    # Clients deliver reports in the background: wait for them, then check each round is there once.
+    wait_for(lambda: len(_client_rounds(federation, task.id)) >= 6 or None, 60, "the clients' reports")
+    assert sorted(r for _, r in _client_rounds(federation, task.id)) == [1, 1, 2, 2, 3, 3]
 
 
 def test_with_min_train_1_a_killed_client_does_not_stop_the_run(federation: LocalFederation) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from fedops.api.schemas import ClientRoundReport
 from fedops.spec import STRATEGY_NAMES
-from fedops_services.local_federation import LocalFederation
+from fedops_services.local_federation import LocalFederation, wait_for
 from tests.e2e.conftest import PROJECT, mnist_task, start_federation
 
 pytestmark = pytest.mark.slow
@@ -28,7 +28,13 @@ def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
     rounds = federation.api.monitoring.rounds(task.id).data
     assert [r.round for r in rounds] == [1, 2]
     assert all(r.server is not None and r.server.accuracy is not None for r in rounds)
-    assert all(r.client_reports == 2 for r in rounds)
+
+    # Reports and images are delivered in the background: eventually, all of them.
+    def all_reported() -> bool:
+        return all(r.client_reports == 2 for r in federation.api.monitoring.rounds(task.id).data)
+
+    wait_for(lambda: all_reported() or None, 60, "client reports")
+    wait_for(lambda: federation.api.monitoring.artifacts(task.id).count == 40 or None, 60, "40 images")
     images: dict[tuple[int, str], set[str]] = defaultdict(set)
     for artifact in federation.api.monitoring.artifacts(task.id).data:
         images[(artifact.round, artifact.client_id)].add(artifact.class_label)
@@ -61,8 +67,12 @@ def test_fedprox_mu_reaches_the_clients(federation: LocalFederation) -> None:
     final = federation.wait_until_ended(task.id, timeout=300)
 
     assert final.status == "finished", final.status_reason
+    wait_for(
+        lambda: federation.api.monitoring.reports(task.id, kind="client_round").count == 2 or None,
+        60,
+        "reports",
+    )
     reports = federation.api.monitoring.reports(task.id, kind="client_round").data
-    assert len(reports) == 2
     assert all(isinstance(r, ClientRoundReport) and r.metrics.get("proximal_mu") == 0.25 for r in reports)
 
 

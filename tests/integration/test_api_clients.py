@@ -69,6 +69,8 @@ def test_manager_state_has_everything_a_client_manager_needs(api: TestClient) ->
         "global_model_version": None,
         "heartbeat_interval_seconds": 6.0,
         "client_id": client["client_id"],
+        "fleet_root_certificates": None,  # plain HTTP: the embedded default on loopback
+        "supernode_auth": False,
     }
 
 

@@ -197,6 +197,7 @@ class ClientManager:
         executor_thread.start()
         heartbeat_thread.start()
         outcome = "stopped"
+        server_was_down = False
         try:
             while not self._stop.wait(self.options.poll_seconds):
                 current = self._poll()
@@ -206,6 +207,14 @@ class ClientManager:
                 if self._supernode is not None and self._supernode.poll() is not None:
                     logger.warning("SuperNode exited with %s; restarting it", self._supernode.returncode)
                     self._start_supernode(state, runtime_port)
+                up = self._server_up(state)
+                if up and server_was_down:
+                    # A restarted server runs a new Flower run; a SuperNode that lost its link
+                    # mid-message can stay stuck on the old one, so start it afresh.
+                    logger.warning("the FL server is back; restarting the SuperNode")
+                    self._stop_supernode()
+                    self._start_supernode(state, runtime_port)
+                server_was_down = not up
         finally:
             self._stop.set()
             self._stop_supernode()
@@ -218,6 +227,20 @@ class ClientManager:
         logger.info("task %s; %d task(s) run, %d item(s) still spooled", outcome, executor.tasks_run,
                     self.trainer.spool.pending())  # fmt: skip
         return 0 if outcome == "finished" else 1
+
+    def _server_up(self, state: ManagerState) -> bool:
+        """Whether the task's FL server answers on its fleet port."""
+        import httpx
+
+        scheme, verify = ("http", True) if state.fleet_root_certificates is None else (
+            "https", str(self.options.work_dir / "fleet-ca.pem")
+        )  # fmt: skip
+        try:
+            return httpx.get(
+                f"{scheme}://{state.fleet_address}/health", timeout=2.0, verify=verify
+            ).is_success
+        except httpx.HTTPError:
+            return False
 
     def _poll(self) -> ManagerState | None:
         try:

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from fedops.api.schemas import WhoAmI
 from fedops_services.api.deps import PrincipalDep, ServicesDep
+from fedops_services.api.routes._common import ERRORS
 
 router = APIRouter(tags=["health"])
 
@@ -16,7 +17,7 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/api/v1/whoami", operation_id="getWhoAmI", tags=["auth"])
+@router.get("/api/v1/whoami", operation_id="getWhoAmI", tags=["auth"], responses=ERRORS)
 def whoami(principal: PrincipalDep) -> WhoAmI:
     """The role and scope of the presented credential (clients use it to find their task)."""
     return WhoAmI(role=principal.role.value, task_id=principal.task_id, client_id=principal.client_id)
