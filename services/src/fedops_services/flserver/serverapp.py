@@ -21,6 +21,7 @@ from flwr.serverapp import Grid, ServerApp
 
 from fedops.api import ApiError, FedopsClient
 from fedops.api.schemas import ModelVersionCreate, RunResult
+from fedops.child_processes import die_with_parent
 from fedops.client.spool import Spool
 from fedops.flower_tuning import tune_flower
 from fedops.spec import TaskSpec
@@ -33,8 +34,14 @@ __all__ = ["app"]
 logger = logging.getLogger(__name__)
 
 app = ServerApp()
-# This module is imported by Flower's ServerApp process: shorten its payload-pull backoff.
+# This module is imported by Flower's ServerApp process (`flwr-serverapp`, a child of
+# Flower's SuperExec): shorten its payload-pull backoff, and make sure it ends with its
+# parent. Flower's own parent check does not end a ServerApp blocked in a round, so a
+# killed FL server would otherwise leave it running.
 tune_flower(supernode=False)
+die_with_parent()
+if os.getppid() == 1:  # the parent died before the line above took effect
+    os._exit(70)
 
 
 @dataclass
