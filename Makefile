@@ -22,7 +22,9 @@ PYTEST_ARGS ?=
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
-$(VENV)/.complete: requirements/lock.txt sdk/pyproject.toml services/pyproject.toml
+# No file prerequisites on purpose: ENV_KEY already names the environment by the content
+# of those files, and a fresh clone's new mtimes must not force a rebuild.
+$(VENV)/.complete:
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements/lock.txt

@@ -28,7 +28,7 @@ __all__ = ["bench_fedops", "bench_flower_default", "bench_legacy", "bench_time_t
 REPO = Path(__file__).resolve().parents[1]
 PROJECT = REPO / "clients" / "mnist-xai"
 BASELINE_APP = Path(__file__).resolve().parent / "flower_baseline"
-ROUNDS = int(__import__("os").environ.get("BENCH_ROUNDS", "6"))
+ROUNDS = int(os.environ.get("FEDOPS_BENCH_ROUNDS", "6"))  # 1 warm-up + 5 measured
 
 
 def _summarise(durations: list[float], compute: list[float]) -> dict[str, Any]:
