@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from fedops.api import ApiError
+from fedops.files import atomic_write
 
 __all__ = ["Spool"]
 
@@ -53,7 +53,7 @@ class Spool:
         with self._lock:
             self._sequence += 1
             image = self.directory / f"{self._sequence:012d}.bin"
-            _atomic_write(image, content)
+            atomic_write(image, content)
             self._write_locked({"kind": "artifact", "fields": fields, "file": image.name})
 
     def pending(self) -> int:
@@ -151,13 +151,4 @@ class Spool:
             self._write_locked(entry)
 
     def _write_locked(self, entry: dict[str, Any]) -> None:
-        _atomic_write(self.directory / f"{self._sequence:012d}.json", json.dumps(entry).encode())
-
-
-def _atomic_write(path: Path, content: bytes) -> None:
-    temporary = path.with_name(path.name + ".part")
-    with temporary.open("wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
+        atomic_write(self.directory / f"{self._sequence:012d}.json", json.dumps(entry).encode())

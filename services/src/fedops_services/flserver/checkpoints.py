@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from fedops.files import atomic_write
 
 __all__ = ["Checkpoint", "CheckpointStore"]
 
@@ -29,15 +30,6 @@ class Checkpoint:
     sha256: str
 
 
-def _atomic_write(path: Path, content: bytes) -> None:
-    temporary = path.with_name(path.name + ".part")
-    with temporary.open("wb") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
-
-
 class CheckpointStore:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -48,11 +40,11 @@ class CheckpointStore:
         np.savez(buffer, *arrays)
         content = buffer.getvalue()
         path = self.directory / (name or f"round-{round_number:05d}.npz")
-        _atomic_write(path, content)
+        atomic_write(path, content)
         digest = hashlib.sha256(content).hexdigest()
         if name is None:
             pointer = {"round": round_number, "file": path.name, "sha256": digest}
-            _atomic_write(self.directory / "latest.json", json.dumps(pointer).encode())
+            atomic_write(self.directory / "latest.json", json.dumps(pointer).encode())
             self._prune()
         return Checkpoint(round_number, path, arrays, digest)
 
