@@ -15,8 +15,8 @@ from typing import Any
 from bench.control_plane import bench_ingest, bench_poll, start_stack
 from bench.fl_rounds import bench_fedops, bench_flower_default, bench_legacy, bench_time_to_ready
 from bench.support import write_results
+from fedops_services.local_federation import kill_supervisors
 from tests.support.postgres import ThrowawayPostgres
-from tests.support.processes import kill_supervised_servers
 
 RESULTS = Path("bench-results.json")
 
@@ -37,7 +37,7 @@ def control_plane(root: Path) -> dict[str, Any]:
             results["ingest"] = bench_ingest(stack)
         finally:
             stack.stop()
-            kill_supervised_servers(root / "cached" / "servers")
+            kill_supervisors(root / "cached" / "servers")
         uncached = start_stack(root / "uncached", _database(cluster), FEDOPS_POLL_CACHE_SECONDS="0")
         try:
             results["poll_uncached"] = bench_poll(uncached, label="poll cache off (one query per request)")

@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from fedops_services.app import create_app
 from fedops_services.config import Settings
 from fedops_services.db import upgrade_to_head
+from fedops_services.local_federation import kill_supervisors
 from tests.support.postgres import ThrowawayPostgres
-from tests.support.processes import kill_supervised_servers
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 # A real, tiny HTTP server stands in for the FL server where a test is about the
@@ -126,7 +126,7 @@ def api(settings: Settings) -> Iterator[TestClient]:
         with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as client:
             yield client
     finally:
-        kill_supervised_servers(settings.servers_dir)
+        kill_supervisors(settings.servers_dir)
 
 
 @pytest.fixture

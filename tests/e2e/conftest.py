@@ -11,6 +11,7 @@ import yaml
 
 from fedops_services.local_federation import LocalFederation, wait_for
 from tests.conftest import ADMIN_TOKEN
+from tests.support.processes import processes_with
 
 PROJECT = Path(__file__).resolve().parents[2] / "clients" / "mnist-xai"
 
@@ -40,16 +41,7 @@ _OUR_PROCESSES = (
 
 
 def _ours() -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if any(marker in cmdline for marker in _OUR_PROCESSES):
-                found.add(int(entry.name))
-    return found
+    return set().union(*(processes_with(marker) for marker in _OUR_PROCESSES))
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import kill_supervised_servers, wait_until
+from fedops_services.local_federation import kill_supervisors
+from tests.support.processes import wait_until
 from tests.support.stack import FedopsStack
 from tests.unit.test_fedops_config import FEDOPS_CONFIG
 
@@ -31,7 +32,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedopsStack]:
         yield stack
     finally:
         stack.stop()
-        kill_supervised_servers(root / "data" / "servers")
+        kill_supervisors(root / "data" / "servers")
 
 
 def fedops(stack: FedopsStack, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -15,8 +15,9 @@ import pytest
 
 from fedops.api import FedopsClient
 from fedops.spec import TaskSpec
+from fedops_services.local_federation import kill_supervisors
 from tests.conftest import ADMIN_TOKEN
-from tests.support.processes import kill_supervised_servers, pid_running, wait_until
+from tests.support.processes import pid_running, processes_with, wait_until
 from tests.support.stack import FedopsStack
 
 pytestmark = pytest.mark.slow
@@ -31,7 +32,7 @@ def stack(tmp_path: Path, postgres_database_url: str) -> Iterator[FedopsStack]:
         yield running
     finally:
         running.stop()
-        kill_supervised_servers(tmp_path / "data" / "servers")
+        kill_supervisors(tmp_path / "data" / "servers")
 
 
 def _processes(servers_dir: Path, task_id: str) -> tuple[int, int]:
@@ -41,16 +42,7 @@ def _processes(servers_dir: Path, task_id: str) -> tuple[int, int]:
 
 
 def _superlinks_for(servers_dir: Path, task_id: str) -> int:
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                cmdline = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"flower-superlink" in cmdline and str(servers_dir / task_id).encode() in cmdline:
-                count += 1
-    return count
+    return len(processes_with(b"flower-superlink", str(servers_dir / task_id).encode()))
 
 
 def test_registry_restart_keeps_the_server_and_can_stop_it(stack: FedopsStack) -> None:

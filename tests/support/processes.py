@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ManagedProcess", "kill_supervised_servers", "wait_until"]
+__all__ = ["ManagedProcess", "pid_running", "processes_with", "wait_until"]
 
 
 def wait_until(
@@ -92,17 +92,15 @@ class ManagedProcess:
         wait_until(answers, timeout=timeout, what=url)
 
 
-def kill_supervised_servers(servers_dir: Path) -> None:
-    """Kill every local-provisioner supervisor and server under ``servers_dir`` by its recorded PID."""
-    import json
-
-    for record in servers_dir.glob("*/supervisor.pid.json"):
-        status_path = record.with_name("status.json")
-        pids = [json.loads(record.read_text()).get("pid")]
-        if status_path.exists():
-            with contextlib.suppress(ValueError):
-                pids.append(json.loads(status_path.read_text()).get("child_pid"))
-        for pid in pids:
-            if isinstance(pid, int):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(pid, signal.SIGKILL)
+def processes_with(*markers: bytes) -> set[int]:
+    """PIDs of live processes whose command line contains every one of ``markers``."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if cmdline and all(marker in cmdline for marker in markers):
+                found.add(int(entry.name))
+    return found

@@ -22,7 +22,7 @@ from fedops.api import FedopsClient
 from fedops.api.schemas import RoundPublic, TaskPublic
 from fedops.spec import TaskSpec
 
-__all__ = ["LocalFederation", "free_port", "wait_for"]
+__all__ = ["LocalFederation", "free_port", "kill_supervisors", "wait_for"]
 
 T = TypeVar("T")
 ENDED = ("finished", "failed", "stopped")
@@ -194,14 +194,15 @@ class LocalFederation:
             self._api.close()
         if self.api_process is not None:
             _stop_group(self.api_process)
-        _kill_supervisors(self.root / "data" / "servers")
+        kill_supervisors(self.root / "data" / "servers")
 
 
 def _read(path: Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def _kill_supervisors(servers: Path) -> None:
+def kill_supervisors(servers: Path) -> None:
+    """SIGKILL every local-provisioner supervisor and server under ``servers``, by recorded PID."""
     for record in servers.glob("*/supervisor.pid.json"):
         pids = [json.loads(record.read_text()).get("pid")]
         status = record.with_name("status.json")

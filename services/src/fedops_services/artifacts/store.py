@@ -5,6 +5,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
+from fedops.files import atomic_write
+
 __all__ = ["ArtifactStore", "FilesystemArtifactStore"]
 
 
@@ -38,9 +40,7 @@ class FilesystemArtifactStore(ArtifactStore):
     def put(self, key: str, content: bytes) -> None:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".part")
-        temporary.write_bytes(content)
-        temporary.replace(path)  # readers never see half a file
+        atomic_write(path, content)
 
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()

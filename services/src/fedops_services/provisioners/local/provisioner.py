@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from fedops.files import atomic_write
 from fedops_services.provisioners.base import ObservedServer, Provisioner, ProvisionerError, ServerDeployment
 from fedops_services.provisioners.local import layout
 
@@ -277,11 +278,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _write_private_json(path: Path, value: dict[str, Any]) -> None:
-    temporary = path.with_suffix(".tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        json.dump(value, handle)
-    Path(temporary).replace(path)
+    atomic_write(path, json.dumps(value).encode(), mode=0o600)  # it holds the server token
 
 
 @contextlib.contextmanager

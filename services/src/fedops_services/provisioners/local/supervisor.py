@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from fedops.files import atomic_write
 from fedops_services.provisioners.local import layout
 
 __all__ = ["backoff_seconds", "main"]
@@ -63,10 +64,7 @@ class _Supervisor:
 
     def _write_state(self, **changes: Any) -> None:
         self.state.update(changes, updated_at=time.time())
-        target = layout.status_file(self.task_dir)
-        temporary = target.with_suffix(".tmp")
-        temporary.write_text(json.dumps(self.state))
-        temporary.replace(target)
+        atomic_write(layout.status_file(self.task_dir), json.dumps(self.state).encode())
 
     def _pump(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
