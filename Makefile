@@ -17,10 +17,10 @@ PORT ?= 8080
 PYTEST_ARGS ?=
 
 
-.PHONY: help install system-deps run up test check lint format typecheck bench lock clean venv-bin
+.PHONY: help install system-deps k8s-tools run up test check lint format typecheck bench lock clean venv-bin
 
 help:  ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
 
 # No file prerequisites on purpose: ENV_KEY already names the environment by the content
 # of those files, and a fresh clone's new mtimes must not force a rebuild.
@@ -37,13 +37,16 @@ install: $(VENV)/.complete  ## create the cached virtualenv and install sdk/ and
 system-deps:  ## install the system packages tests use (PostgreSQL server binaries)
 	bash scripts/system-deps.sh postgresql
 
+k8s-tools:  ## build (or reuse) the pinned Kubernetes test binaries; about 14 min the first time
+	bash scripts/k8s/build.sh
+
 run: install  ## the end-to-end demo: services, an XAI task, 2 edge clients, 3 rounds, a summary
 	$(BIN)/python -m fedops_services.demo --summary demo-summary.json
 
 up: install  ## start the services alone (embedded default) on $(HOST):$(PORT)
 	$(BIN)/fedops up --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
-test: install system-deps  ## run every test (real Postgres, real processes)
+test: install system-deps k8s-tools  ## run every test (real Postgres, real processes)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint:  ## ruff lint and format check
@@ -57,7 +60,7 @@ format: install  ## apply ruff's formatting and fixes
 typecheck:  ## mypy (strict) over sdk, services, tests and bench
 	$(BIN)/mypy
 
-check: install system-deps lint typecheck  ## everything CI checks: lint, types, tests (incl. migration check)
+check: install system-deps k8s-tools lint typecheck  ## everything CI checks: lint, types, tests (incl. migration check)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 bench: install  ## benchmarks; prints medians and ratios, writes bench-results.json

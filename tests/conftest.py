@@ -12,6 +12,7 @@ import itertools
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from fedops_services.app import create_app
 from fedops_services.config import Settings
 from fedops_services.db import upgrade_to_head
 from fedops_services.local_federation import kill_supervisors
+from tests.support.kube_cluster import KubeCluster, kube_bin_dir
 from tests.support.postgres import ThrowawayPostgres
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -132,3 +134,29 @@ def api(settings: Settings) -> Iterator[TestClient]:
 @pytest.fixture
 def python() -> str:
     return sys.executable
+
+
+# --- a real Kubernetes control plane (built by `make k8s-tools`; ~10 s to start) --------
+
+
+@pytest.fixture(scope="session")
+def kube_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeCluster]:
+    with KubeCluster(kube_bin_dir(), tmp_path_factory.mktemp("kube")) as cluster:
+        yield cluster
+
+
+@pytest.fixture
+def kube_namespace(kube_cluster: KubeCluster) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    kube_cluster.create_namespace(name)
+    try:
+        yield name
+    finally:
+        kube_cluster.delete_namespace(name, wait=False)
+
+
+@pytest.fixture
+def kubeconfig_path(kube_cluster: KubeCluster, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The cluster's kubeconfig; also exported as KUBECONFIG for Python clients in this test."""
+    monkeypatch.setenv("KUBECONFIG", str(kube_cluster.kubeconfig))
+    return kube_cluster.kubeconfig

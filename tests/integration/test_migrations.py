@@ -47,3 +47,34 @@ def test_there_is_one_head() -> None:
     heads = _alembic("sqlite://", "heads")
 
     assert heads.returncode == 0 and len(heads.stdout.strip().splitlines()) == 1
+
+
+def _migrate_job(database_url: str, wait_seconds: str) -> subprocess.CompletedProcess[str]:
+    """What the Helm chart's migration Job runs."""
+    return subprocess.run(
+        [sys.executable, "-m", "fedops_services.db.migrate"],
+        env={**os.environ, "FEDOPS_DATABASE_URL": database_url, "FEDOPS_MIGRATE_WAIT_SECONDS": wait_seconds},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_the_migration_job_brings_a_database_to_head(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'job.db'}"
+
+    first, again = _migrate_job(url, "5"), _migrate_job(url, "5")
+
+    assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+    assert "schema is at head" in again.stderr
+    assert _alembic(url, "check").returncode == 0
+
+
+def test_the_migration_job_gives_up_on_an_unreachable_database_with_a_clear_message() -> None:
+    from tests.support.ports import free_port
+
+    result = _migrate_job(f"postgresql://fedops:x@127.0.0.1:{free_port()}/fedops", "1")
+
+    assert result.returncode != 0
+    assert "the database is not reachable after 1 s" in result.stderr

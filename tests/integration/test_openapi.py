@@ -11,9 +11,9 @@ STABLE_OPERATION_IDS = {
     "createEnrollmentToken", "enrollClient", "listClients", "sendHeartbeat", "getManagerState",
     "registerModelVersion", "listModelVersions", "getLatestModelVersion",
     "ingestReport", "ingestReports", "listReports", "listRounds", "uploadArtifact", "listArtifacts",
-    "downloadArtifact", "getHealth", "getReadiness", "getWhoAmI",
+    "downloadArtifact", "getHealth", "getReadiness", "getWhoAmI", "getMetrics",
 }  # fmt: skip
-UNAUTHENTICATED = {"getHealth", "getReadiness"}
+UNAUTHENTICATED = {"getHealth", "getReadiness", "getMetrics"}
 
 
 def test_operation_ids_are_the_published_ones(api: TestClient) -> None:

@@ -35,7 +35,7 @@ def create_app(
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
         app.state.services = services or build_services(settings)
         reconciler = Reconciler(app.state.services.servers, settings.reconcile_interval_seconds)
-        if reconcile:
+        if reconcile and "registry" in settings.components:
             reconciler.start()
         try:
             yield
@@ -51,6 +51,10 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (health.router, tasks.router, servers.router, clients.router, monitoring.router):
-        app.include_router(router)
+    app.include_router(health.router)
+    if "registry" in settings.components:
+        for router in (tasks.router, servers.router, clients.router):
+            app.include_router(router)
+    if "monitoring" in settings.components:
+        app.include_router(monitoring.router)
     return app

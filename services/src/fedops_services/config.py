@@ -8,16 +8,55 @@ from __future__ import annotations
 
 import shlex
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_SERVER_COMMAND", "Settings"]
+__all__ = ["DEFAULT_SERVER_COMMAND", "Component", "KubernetesSettings", "Settings"]
+
+Component = Literal["registry", "monitoring"]
 
 # What the local provisioner runs for a task unless told otherwise: the fedops FL server
 # runtime. Placeholders are filled per task by the provisioner.
 DEFAULT_SERVER_COMMAND = "{python} -m fedops_services.flserver --port {port} --data-dir {data_dir}"
+
+
+class KubernetesSettings(BaseSettings):
+    """How the kubernetes provisioner makes each task's server (``FEDOPS_KUBERNETES_*``)."""
+
+    model_config = SettingsConfigDict(env_prefix="FEDOPS_KUBERNETES_", extra="ignore")
+
+    namespace: str | None = Field(
+        default=None,
+        description="Where task servers are created; unset: the pod's own namespace, else default.",
+    )
+    kubeconfig: Path | None = Field(
+        default=None,
+        description="Outside a cluster: this kubeconfig instead of $KUBECONFIG or ~/.kube/config.",
+    )
+    context: str | None = Field(default=None, description="Kubeconfig context; unset: the current one.")
+    server_image: str = Field(
+        default="ghcr.io/fedops/fedops-services:0.1.0", description="Image of the FL server containers."
+    )
+    image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    storage_class: str | None = Field(
+        default=None, description="Storage class of task volumes; unset: the cluster's default."
+    )
+    fleet_port: int = Field(
+        default=9092, ge=1, le=65535, description="Fleet port inside the pod and on the Service."
+    )
+    server_service_account: str | None = Field(
+        default=None, description="Service account of FL server pods (they need no API access)."
+    )
+    fleet_tls_secret: str | None = Field(
+        default=None, description="kubernetes.io/tls Secret (with ca.crt) mounted into FL server pods."
+    )
+    advertise_host: str | None = Field(
+        default=None, description="Host edge machines use to reach NodePort services."
+    )
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
 
 
 class Settings(BaseSettings):
@@ -34,10 +73,18 @@ class Settings(BaseSettings):
     admin_token: SecretStr | None = Field(
         default=None, description="Bearer token of the administrator; required outside embedded mode."
     )
-    provisioner: Literal["local"] = "local"
+    components: Annotated[frozenset[Component], NoDecode] = Field(
+        default=frozenset({"registry", "monitoring"}),
+        description="Which APIs this process serves, comma-separated: registry (tasks, servers, "
+        "clients; runs the reconciler), monitoring (reports, rounds, XAI artifacts), or both.",
+    )
+    provisioner: Literal["local", "kubernetes"] = "local"
     api_url: str = Field(
         default="http://127.0.0.1:8080",
-        description="Base URL of the registry/monitoring APIs as FL servers reach them.",
+        description="Base URL of the registry API as FL servers reach it.",
+    )
+    monitoring_url: str | None = Field(
+        default=None, description="Base URL of the monitoring API as FL servers reach it; unset: api_url."
     )
     migrate_on_start: bool = Field(
         default=True, description="Run Alembic migrations at start-up (the Helm chart uses a Job instead)."
@@ -69,6 +116,22 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         default=10, ge=1, description="Database connections (and worker threads) per API process."
     )
+
+    kubernetes: KubernetesSettings = Field(default_factory=lambda: KubernetesSettings())
+
+    @field_validator("components", mode="before")
+    @classmethod
+    def _split_components(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("components")
+    @classmethod
+    def _some_component(cls, value: frozenset[str]) -> frozenset[str]:
+        if not value:
+            raise ValueError("name at least one of: registry, monitoring")
+        return value
 
     @field_validator("server_command")
     @classmethod

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fedops_services.artifacts import FilesystemArtifactStore
 from fedops_services.config import Settings
 from fedops_services.db import autocommit_reads, make_engine, make_session_factory, upgrade_to_head
+from fedops_services.metrics import Metrics
 from fedops_services.monitoring.artifacts import ArtifactService
 from fedops_services.monitoring.reports import ReportService
 from fedops_services.provisioners import Provisioner, make_provisioner
@@ -43,6 +44,7 @@ class Services:
     models: ModelVersionService
     reports: ReportService
     artifacts: ArtifactService
+    metrics: Metrics
 
     def close(self) -> None:
         self.provisioner.close()
@@ -94,6 +96,11 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
     artifact_store = FilesystemArtifactStore(settings.artifact_dir)
     auth = Authenticator(reads, admin_token)
     servers = ServerService(sessions, provisioner, settings, auth.forget)
+    metrics = Metrics(
+        reads,
+        heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
+        database_state="registry" in settings.components,
+    )
     return Services(
         settings=settings,
         engine=engine,
@@ -104,6 +111,7 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
         servers=servers,
         clients=ClientService(sessions, reads, settings, auth.forget),
         models=ModelVersionService(sessions),
-        reports=ReportService(sessions),
+        reports=ReportService(sessions, metrics.reports_ingested),
         artifacts=ArtifactService(sessions, artifact_store, settings.max_artifact_bytes),
+        metrics=metrics,
     )

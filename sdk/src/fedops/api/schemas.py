@@ -36,6 +36,7 @@ __all__ = [
     "ModelVersionCreate",
     "ModelVersionPublic",
     "ModelVersionsPublic",
+    "PodStatus",
     "Report",
     "ReportBatch",
     "ReportsPublic",
@@ -117,6 +118,15 @@ class RevisionsPublic(_Wire):
 # --- server management ----------------------------------------------------------------------
 
 
+class PodStatus(_Wire):
+    """One pod of a server (Kubernetes provisioner)."""
+
+    name: str
+    phase: str = Field(description="Pending, Running, Succeeded, Failed or Unknown.")
+    ready: bool
+    reason: str = Field(default="", description="Why it is not ready, when it is not.")
+
+
 class ServerStatus(_Wire):
     """What the provisioner observes about a task's FL server."""
 
@@ -131,6 +141,7 @@ class ServerStatus(_Wire):
     fleet_address: str | None = Field(description="host:port edge machines connect to.")
     reason: str = Field(description="Why the server is in this state, for a person.")
     resources: ResourcesSpec
+    pods: list[PodStatus] = Field(default_factory=list, description="Its pods, where the backend has pods.")
 
 
 class ScaleRequest(_Wire):

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 
 import fedops_services
 
-__all__ = ["alembic_config", "migrations_dir", "upgrade_to_head"]
+__all__ = ["alembic_config", "main", "migrations_dir", "upgrade_to_head", "wait_for_database"]
+
+logger = logging.getLogger(__name__)
 
 
 def migrations_dir() -> Path:
@@ -33,3 +40,40 @@ def alembic_config(database_url: str) -> Config:
 
 def upgrade_to_head(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
+
+
+def wait_for_database(database_url: str, timeout_seconds: float) -> None:
+    """Block until the database accepts connections (the chart's Job may start first)."""
+    engine = create_engine(database_url)
+    deadline = time.monotonic() + timeout_seconds
+    try:
+        while True:
+            try:
+                with engine.connect():
+                    return
+            except OperationalError as exc:
+                if time.monotonic() >= deadline:
+                    raise SystemExit(
+                        f"the database is not reachable after {timeout_seconds:.0f} s: {exc}"
+                    ) from None
+                logger.info("waiting for the database: %s", exc.__class__.__name__)
+                time.sleep(2.0)
+    finally:
+        engine.dispose()
+
+
+def main() -> int:
+    """``python -m fedops_services.db.migrate``: migrate FEDOPS_DATABASE_URL to head."""
+    from fedops_services.config import Settings
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    url = settings.resolved_database_url
+    wait_for_database(url, float(os.environ.get("FEDOPS_MIGRATE_WAIT_SECONDS", "120")))
+    upgrade_to_head(url)
+    logger.info("the database schema is at head")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -50,6 +50,7 @@ class ServerEnvironment:
 
     task_id: str
     api_url: str
+    monitoring_url: str | None
     token: str
     data_dir: Path
     round_timeout: float
@@ -60,6 +61,7 @@ class ServerEnvironment:
         return cls(
             task_id=os.environ["FEDOPS_TASK_ID"],
             api_url=os.environ["FEDOPS_API_URL"],
+            monitoring_url=os.environ.get("FEDOPS_MONITORING_URL") or None,
             token=os.environ["FEDOPS_SERVER_TOKEN"],
             data_dir=Path(os.environ["FEDOPS_SERVER_DATA_DIR"]),
             round_timeout=float(os.environ.get("FEDOPS_ROUND_TIMEOUT_SECONDS", "300")),
@@ -121,7 +123,7 @@ def _metric(record: MetricRecord | None, *keys: str) -> float | None:
 @app.main()  # type: ignore[untyped-decorator]
 def main(grid: Grid, context: Context) -> None:
     env = ServerEnvironment.from_env()
-    api = FedopsClient(env.api_url, env.token)
+    api = FedopsClient(env.api_url, env.token, monitoring_url=env.monitoring_url)
     spec: TaskSpec = api.registry.get_task(env.task_id).spec
     checkpoints = CheckpointStore(env.data_dir / "checkpoints")
     spool = _spool(api, env.data_dir / "spool")

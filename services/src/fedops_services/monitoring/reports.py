@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 from statistics import fmean
 from typing import Any
 
@@ -32,8 +32,11 @@ _REPORT: TypeAdapter[Report] = TypeAdapter(Report)
 
 
 class ReportService:
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], on_stored: Callable[[Counter[str]], None] | None = None
+    ) -> None:
         self._sessions = sessions
+        self._on_stored = on_stored  # told the new reports' kinds after each commit (metrics)
 
     def ingest(self, principal: Principal, reports: Sequence[Report]) -> IngestResult:
         """Store a batch whole or not at all; resent report ids count as duplicates."""
@@ -50,7 +53,10 @@ class ReportService:
                 raise FedopsError(
                     ErrorCode.TASK_NOT_FOUND, f"task_id: no task with id {missing[0]!r}; nothing was stored"
                 )
-            accepted = report_store.insert_reports(session, list(unique.values()))
+            stored = report_store.insert_reports(session, list(unique.values()))
+        if self._on_stored is not None:
+            self._on_stored(stored)
+        accepted = stored.total()
         return IngestResult(accepted=accepted, duplicates=len(reports) - accepted)
 
     def reports(

@@ -7,6 +7,10 @@ __all__ = ["ObservedServer", "Provisioner", "ProvisionerError", "ServerDeploymen
 
 
 def make_provisioner(settings: Settings) -> Provisioner:
+    if settings.provisioner == "kubernetes":
+        from fedops_services.provisioners.kubernetes import KubernetesProvisioner
+
+        return KubernetesProvisioner(settings.kubernetes)
     from fedops_services.provisioners.local import LocalProvisioner
 
     return LocalProvisioner(

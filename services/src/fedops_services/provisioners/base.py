@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
+from fedops.api.schemas import PodStatus
 from fedops.spec.task import ResourcesSpec
 
 __all__ = ["ObservedServer", "Provisioner", "ProvisionerError", "ServerDeployment"]
@@ -41,6 +42,7 @@ class ObservedServer:
     volume_phase: str = "Absent"
     fleet_address: str | None = None
     reason: str = ""
+    pods: tuple[PodStatus, ...] = ()
 
 
 class ProvisionerError(Exception):

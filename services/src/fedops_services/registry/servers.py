@@ -266,6 +266,7 @@ class ServerService:
             "FEDOPS_TASK_ID": task.id,
             "FEDOPS_TASK_NAME": task.name,
             "FEDOPS_API_URL": settings.api_url,
+            "FEDOPS_MONITORING_URL": settings.monitoring_url or settings.api_url,
             "FLWR_TELEMETRY_ENABLED": "0",
         }
         if settings.fleet_tls:
@@ -315,6 +316,7 @@ def _status(server: ServerRow, observed: ObservedServer) -> ServerStatus:
         fleet_address=observed.fleet_address,
         reason=server.reason,
         resources=ResourcesSpec.model_validate(server.resources),
+        pods=list(observed.pods),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,22 +15,22 @@ from fedops_services.db.tables import ReportRow
 __all__ = ["client_round_rows", "insert_reports", "query_reports", "server_round_rows"]
 
 
-def insert_reports(session: Session, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert rows, skipping (task_id, report_id) pairs already stored; return how many were new.
+def insert_reports(session: Session, rows: Sequence[dict[str, Any]]) -> Counter[str]:
+    """Insert rows, skipping (task_id, report_id) pairs already stored; count the new ones by kind.
 
     One statement per call: ``ON CONFLICT DO NOTHING`` makes resends and concurrent
     deliveries of the same report harmless without a read first.
     """
     if not rows:
-        return 0
+        return Counter()
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     statement = (
         insert(ReportRow)
         .on_conflict_do_nothing(index_elements=["task_id", "report_id"])
-        .returning(ReportRow.id)
+        .returning(ReportRow.kind)
     )
-    return len(session.execute(statement, list(rows)).all())
+    return Counter(session.scalars(statement, list(rows)).all())
 
 
 def _filtered(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy import text
 
 from fedops.api.schemas import WhoAmI
@@ -28,3 +29,9 @@ def readyz(services: ServicesDep) -> dict[str, str]:
     with services.engine.connect() as connection:
         connection.execute(text("SELECT 1"))
     return {"status": "ready"}
+
+
+@router.get("/metrics", operation_id="getMetrics", response_class=Response)
+def metrics(services: ServicesDep) -> Response:
+    """Prometheus text exposition (counts only, no identifiers of tasks or clients)."""
+    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)

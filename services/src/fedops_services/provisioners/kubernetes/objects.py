@@ -1,0 +1,248 @@
+"""The Kubernetes objects of one task's FL server, as plain manifests.
+
+Pure functions of the desired state and the settings: no API calls, so what fedops
+asks of a cluster can be read (and unit-tested) here in one place. Every object carries
+the same labels, which is how the provisioner finds, lists and deletes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fedops.spec.task import ResourcesSpec
+from fedops_services.config import KubernetesSettings
+from fedops_services.provisioners.base import ServerDeployment
+
+__all__ = [
+    "COMPONENT",
+    "CONTAINER",
+    "MANAGED_BY",
+    "TASK_LABEL",
+    "TOKEN_SECRET_ANNOTATION",
+    "ServerObjects",
+    "config_map",
+    "object_name",
+    "persistent_volume_claim",
+    "resource_requirements",
+    "selector",
+    "server_objects",
+    "service",
+    "token_secret",
+    "token_secret_name",
+]
+
+MANAGED_BY = "fedops"
+COMPONENT = "fl-server"
+TASK_LABEL = "fedops.io/task-id"
+TOKEN_SECRET_ANNOTATION = "fedops.io/token-secret"  # noqa: S105 - an annotation key
+CONFIG_HASH_ANNOTATION = "fedops.io/config-hash"
+CONTAINER = "server"
+DATA_MOUNT = "/var/lib/fedops/server"
+TLS_MOUNT = "/etc/fedops/fleet-tls"
+GPU_RESOURCE = "nvidia.com/gpu"
+RUNTIME_UID = 10001  # the services image's user
+
+
+@dataclass(frozen=True)
+class ServerObjects:
+    """Everything applied for a task, in the order it is applied."""
+
+    config_map: dict[str, Any]
+    persistent_volume_claim: dict[str, Any]
+    service: dict[str, Any]
+    deployment: dict[str, Any]
+
+
+def object_name(task_id: str) -> str:
+    """One name for all of a task's objects (a DNS-1035 label: starts with a letter)."""
+    return f"fedops-server-{task_id}"
+
+
+def selector(task_id: str) -> dict[str, str]:
+    return {"app.kubernetes.io/component": COMPONENT, TASK_LABEL: task_id}
+
+
+def labels(deployment: ServerDeployment) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "fedops-server",
+        "app.kubernetes.io/instance": deployment.task_name,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        **selector(deployment.task_id),
+    }
+
+
+def token_secret_name(task_id: str, token: str) -> str:
+    """Named after the token: a new token is a new Secret, so it is only ever created."""
+    return f"{object_name(task_id)}-{hashlib.sha256(token.encode()).hexdigest()[:10]}"
+
+
+def server_objects(
+    deployment: ServerDeployment, settings: KubernetesSettings, namespace: str, token_secret: str
+) -> ServerObjects:
+    config = config_map(deployment, settings, namespace)
+    return ServerObjects(
+        config_map=config,
+        persistent_volume_claim=persistent_volume_claim(deployment, settings, namespace),
+        service=service(deployment, settings, namespace),
+        deployment=_deployment(deployment, settings, namespace, token_secret, _hash(config["data"])),
+    )
+
+
+def config_map(deployment: ServerDeployment, settings: KubernetesSettings, namespace: str) -> dict[str, Any]:
+    env = {
+        **deployment.env,
+        "FEDOPS_FLEET_HOST": "0.0.0.0",
+        "FEDOPS_FLEET_PORT": str(settings.fleet_port),
+        "FLWR_HOME": f"{DATA_MOUNT}/flwr-home",
+        "HOME": "/tmp",  # noqa: S108 - an emptyDir: the root filesystem is read-only
+    }
+    if settings.fleet_tls_secret:  # the registry's own paths mean nothing inside the pod
+        env |= {
+            "FEDOPS_FLEET_TLS_CERT": f"{TLS_MOUNT}/tls.crt",
+            "FEDOPS_FLEET_TLS_KEY": f"{TLS_MOUNT}/tls.key",
+            "FEDOPS_FLEET_TLS_CA": f"{TLS_MOUNT}/ca.crt",
+        }
+    return _object("v1", "ConfigMap", deployment, namespace) | {"data": dict(sorted(env.items()))}
+
+
+def persistent_volume_claim(
+    deployment: ServerDeployment, settings: KubernetesSettings, namespace: str
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": deployment.resources.storage}},
+    }
+    if settings.storage_class is not None:
+        spec["storageClassName"] = settings.storage_class
+    return _object("v1", "PersistentVolumeClaim", deployment, namespace) | {"spec": spec}
+
+
+def service(deployment: ServerDeployment, settings: KubernetesSettings, namespace: str) -> dict[str, Any]:
+    return _object("v1", "Service", deployment, namespace) | {
+        "spec": {
+            "type": settings.service_type,
+            "selector": selector(deployment.task_id),
+            "ports": [
+                {"name": "fleet", "port": settings.fleet_port, "targetPort": "fleet", "protocol": "TCP"}
+            ],
+        }
+    }
+
+
+def token_secret(
+    deployment: ServerDeployment, namespace: str, name: str, owner: dict[str, Any]
+) -> dict[str, Any]:
+    """The server's credentials, owned by its Deployment: deleting that collects it."""
+    secret = _object("v1", "Secret", deployment, namespace)
+    secret["metadata"]["name"] = name
+    secret["metadata"]["ownerReferences"] = [owner]
+    return secret | {"type": "Opaque", "stringData": dict(deployment.secret_env or {})}
+
+
+def resource_requirements(resources: ResourcesSpec) -> dict[str, dict[str, str]]:
+    """Requests equal to limits: a server is never throttled below what was asked for,
+    and extended resources (GPUs) must be requested exactly as limited anyway."""
+    quantities = {"cpu": resources.cpu, "memory": resources.memory}
+    if resources.gpu:
+        quantities[GPU_RESOURCE] = str(resources.gpu)
+    return {"requests": dict(quantities), "limits": dict(quantities)}
+
+
+def _deployment(
+    deployment: ServerDeployment,
+    settings: KubernetesSettings,
+    namespace: str,
+    token_secret: str,
+    config_hash: str,
+) -> dict[str, Any]:
+    name = object_name(deployment.task_id)
+    scheme = "HTTPS" if settings.fleet_tls_secret else "HTTP"
+    probe = {"httpGet": {"path": "/health", "port": "fleet", "scheme": scheme}, "periodSeconds": 5}
+    volumes: list[dict[str, Any]] = [
+        {"name": "data", "persistentVolumeClaim": {"claimName": name}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "data", "mountPath": DATA_MOUNT},
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - an emptyDir
+    ]
+    if settings.fleet_tls_secret:
+        volumes.append({"name": "fleet-tls", "secret": {"secretName": settings.fleet_tls_secret}})
+        mounts.append({"name": "fleet-tls", "mountPath": TLS_MOUNT, "readOnly": True})
+    container = {
+        "name": CONTAINER,
+        "image": settings.server_image,
+        "imagePullPolicy": settings.image_pull_policy,
+        "command": ["fedops-server", "--data-dir", DATA_MOUNT],
+        "ports": [{"name": "fleet", "containerPort": settings.fleet_port, "protocol": "TCP"}],
+        "envFrom": [{"configMapRef": {"name": name}}],
+        "env": [
+            {
+                "name": key,
+                "valueFrom": {"secretKeyRef": {"name": token_secret, "key": key}},
+            }
+            for key in sorted(deployment.secret_env or {"FEDOPS_SERVER_TOKEN": ""})
+        ],
+        "resources": resource_requirements(deployment.resources),
+        "readinessProbe": probe | {"initialDelaySeconds": 2},
+        "livenessProbe": probe | {"initialDelaySeconds": 30, "failureThreshold": 6},
+        "volumeMounts": mounts,
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+    }
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,  # the FL server never calls the Kubernetes API
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUNTIME_UID,
+            "runAsGroup": RUNTIME_UID,
+            "fsGroup": RUNTIME_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if settings.server_service_account:
+        pod_spec["serviceAccountName"] = settings.server_service_account
+    manifest = _object("apps/v1", "Deployment", deployment, namespace)
+    manifest["metadata"]["annotations"][TOKEN_SECRET_ANNOTATION] = token_secret
+    return manifest | {
+        "spec": {
+            "replicas": deployment.replicas,
+            # Replicas share one volume and a server keeps its state there: never run the
+            # old and the new version of a server side by side during a rollout.
+            "strategy": {"type": "Recreate"},
+            "selector": {"matchLabels": selector(deployment.task_id)},
+            "template": {
+                "metadata": {
+                    "labels": labels(deployment),
+                    "annotations": {CONFIG_HASH_ANNOTATION: config_hash},
+                },
+                "spec": pod_spec,
+            },
+        }
+    }
+
+
+def _object(api_version: str, kind: str, deployment: ServerDeployment, namespace: str) -> dict[str, Any]:
+    return {
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {
+            "name": object_name(deployment.task_id),
+            "namespace": namespace,
+            "labels": labels(deployment),
+            "annotations": {"fedops.io/task-name": deployment.task_name},
+        },
+    }
+
+
+def _hash(data: dict[str, str]) -> str:
+    """Changes when the settings change, so pods restart to read them (envFrom is read once)."""
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

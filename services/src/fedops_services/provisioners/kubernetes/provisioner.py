@@ -1,0 +1,162 @@
+"""Runs each task's FL server as Kubernetes objects: Deployment, Service, volume claim.
+
+``apply`` server-side-applies every object (create or update in one idempotent call),
+so a registry restart re-applies the same manifests and nothing restarts; a change of
+resources changes the pod template and the Deployment rolls out; pause is replicas 0.
+The server's token lives in a Secret named after the token and owned by the
+Deployment: fedops only ever creates Secrets (it may not read any), and the garbage
+collector removes the Secret with its Deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from fedops.api.schemas import PodStatus
+from fedops_services.config import KubernetesSettings
+from fedops_services.provisioners.base import ObservedServer, Provisioner, ProvisionerError, ServerDeployment
+from fedops_services.provisioners.kubernetes import objects
+from fedops_services.provisioners.kubernetes.api import Json, KubernetesApi
+from fedops_services.provisioners.kubernetes.status import describe_pod, is_ready, latest_warning, summarize
+
+__all__ = ["KubernetesProvisioner"]
+
+logger = logging.getLogger(__name__)
+
+_MANAGED = (
+    f"app.kubernetes.io/managed-by={objects.MANAGED_BY},app.kubernetes.io/component={objects.COMPONENT}"
+)
+# Deleted in this order: the Deployment first, so its pods stop using the volume.
+_KINDS = ("Deployment", "Service", "PersistentVolumeClaim", "ConfigMap")
+
+
+class KubernetesProvisioner(Provisioner):
+    name = "kubernetes"
+
+    def __init__(self, settings: KubernetesSettings) -> None:
+        self.settings = settings
+        self.api = KubernetesApi(settings)
+
+    # --- Provisioner ---------------------------------------------------------------------
+
+    def apply(self, deployment: ServerDeployment) -> None:
+        _check_task_id(deployment.task_id)
+        token_secret = self._token_secret_name(deployment)
+        wanted = objects.server_objects(deployment, self.settings, self.api.namespace, token_secret)
+        for manifest in (wanted.config_map, wanted.persistent_volume_claim, wanted.service):
+            self.api.apply(manifest)
+        applied = self.api.apply(wanted.deployment)
+        if deployment.secret_env:
+            owner = {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": applied["metadata"]["name"],
+                "uid": applied["metadata"]["uid"],
+            }
+            # Same token, same name: an existing Secret is this one (create answers None).
+            self.api.create(objects.token_secret(deployment, self.api.namespace, token_secret, owner))
+
+    def observe(self, task_id: str) -> ObservedServer:
+        _check_task_id(task_id)
+        name = objects.object_name(task_id)
+        current = self.api.get("Deployment", name)
+        claim = self.api.get("PersistentVolumeClaim", name)
+        volume_phase = "Absent" if claim is None else claim.get("status", {}).get("phase") or "Pending"
+        if current is None:
+            return ObservedServer(exists=False, volume_phase=volume_phase, reason="no server deployed")
+        pods = self._pods(task_id)
+        volume_warning = self._warning("PersistentVolumeClaim", name) if volume_phase == "Pending" else ""
+        status = current.get("status", {})
+        return ObservedServer(
+            exists=True,
+            replicas=status.get("replicas") or 0,
+            ready_replicas=status.get("readyReplicas") or 0,
+            available_replicas=status.get("availableReplicas") or 0,
+            volume_phase=volume_phase,
+            fleet_address=self._fleet_address(self.api.get("Service", name)),
+            reason=summarize(current, pods, volume_phase, volume_warning),
+            pods=tuple(pods),
+        )
+
+    def logs(self, task_id: str, tail: int) -> list[str]:
+        _check_task_id(task_id)
+        pods = self.api.list("Pod", labels=_selector(task_id))
+        running = [pod for pod in pods if pod.get("status", {}).get("phase") == "Running"]
+        if not running or tail <= 0:
+            return []
+        newest = max(running, key=lambda pod: pod["metadata"].get("creationTimestamp", ""))
+        text = self.api.pod_log(newest["metadata"]["name"], objects.CONTAINER, tail)
+        return text.splitlines()[-tail:]
+
+    def delete(self, task_id: str) -> None:
+        _check_task_id(task_id)
+        name = objects.object_name(task_id)
+        for kind in _KINDS:  # the token Secret goes with its owner, the Deployment
+            self.api.delete(kind, name)
+
+    def managed_task_ids(self) -> set[str]:
+        found: set[str] = set()
+        for kind in _KINDS:
+            for item in self.api.list(kind, labels=_MANAGED):
+                task_id = (item["metadata"].get("labels") or {}).get(objects.TASK_LABEL)
+                if task_id:
+                    found.add(task_id)
+        return found
+
+    def close(self) -> None:
+        self.api.close()
+
+    # --- internals -----------------------------------------------------------------------
+
+    def _token_secret_name(self, deployment: ServerDeployment) -> str:
+        """The Secret of a new token, or the one the running Deployment already uses."""
+        token = (deployment.secret_env or {}).get("FEDOPS_SERVER_TOKEN")
+        if token:
+            return objects.token_secret_name(deployment.task_id, token)
+        current = self.api.get("Deployment", objects.object_name(deployment.task_id)) or {}
+        secret = (current.get("metadata", {}).get("annotations") or {}).get(objects.TOKEN_SECRET_ANNOTATION)
+        if not secret:
+            raise ProvisionerError(
+                "the server's Deployment is gone and its token cannot be re-issued from the "
+                "registry (it keeps only a hash); delete the server and provision it again"
+            )
+        return str(secret)
+
+    def _pods(self, task_id: str) -> list[PodStatus]:
+        pods = sorted(
+            self.api.list("Pod", labels=_selector(task_id)), key=lambda pod: pod["metadata"]["name"]
+        )
+        return [
+            describe_pod(pod, "" if is_ready(pod) else self._warning("Pod", pod["metadata"]["name"]))
+            for pod in pods
+        ]
+
+    def _warning(self, kind: str, name: str) -> str:
+        events = self.api.list("Event", fields=f"involvedObject.kind={kind},involvedObject.name={name}")
+        return latest_warning(events)
+
+    def _fleet_address(self, service: Json | None) -> str | None:
+        if service is None:
+            return None
+        port = self.settings.fleet_port
+        if self.settings.service_type == "LoadBalancer":
+            ingress = service.get("status", {}).get("loadBalancer", {}).get("ingress") or []
+            host = next((entry.get("ip") or entry.get("hostname") for entry in ingress), None)
+            return f"{host}:{port}" if host else None
+        if self.settings.service_type == "NodePort":
+            ports = service.get("spec", {}).get("ports") or []
+            node_port = next((entry.get("nodePort") for entry in ports if entry.get("nodePort")), None)
+            host = self.settings.advertise_host
+            return f"{host}:{node_port}" if host and node_port else None
+        metadata = service["metadata"]
+        return f"{metadata['name']}.{metadata['namespace']}.svc:{port}"
+
+
+def _selector(task_id: str) -> str:
+    return ",".join(f"{key}={value}" for key, value in objects.selector(task_id).items())
+
+
+def _check_task_id(task_id: str) -> None:
+    if not re.fullmatch(r"[a-z0-9]{1,40}", task_id):  # uuid hex; part of object names
+        raise ProvisionerError(f"invalid task id {task_id!r}")

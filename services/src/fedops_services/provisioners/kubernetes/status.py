@@ -1,0 +1,95 @@
+"""Turning what the Kubernetes API reports into one readable server status.
+
+The question an operator asks is "why is my server not up?". The answer is spread over
+the Deployment (replica counts, conditions), its pods (phase, readiness, waiting
+reasons), the volume claim (phase) and events (the scheduler's "0/1 nodes are
+available: Insufficient nvidia.com/gpu"). This module picks the most telling of them.
+Inputs are the API's JSON documents.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fedops.api.schemas import PodStatus
+
+__all__ = ["describe_pod", "is_ready", "latest_warning", "summarize"]
+
+Json = dict[str, Any]
+
+
+def is_ready(pod: Json) -> bool:
+    conditions = pod.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def describe_pod(pod: Json, warning: str) -> PodStatus:
+    status = pod.get("status", {})
+    ready = is_ready(pod)
+    reason = "" if ready else (_waiting_reason(status) or warning or _condition_message(status))
+    return PodStatus(
+        name=pod["metadata"]["name"], phase=status.get("phase") or "Unknown", ready=ready, reason=reason
+    )
+
+
+def latest_warning(events: Sequence[Json]) -> str:
+    """The newest Warning event as "Reason: message" (empty when there is none)."""
+    warnings = [event for event in events if event.get("type") == "Warning"]
+    if not warnings:
+        return ""
+    # RFC 3339 times in UTC sort as strings; the series counter breaks ties.
+    newest = max(warnings, key=lambda e: (_event_time(e), e.get("count") or 0))
+    return f"{newest.get('reason', 'Warning')}: {(newest.get('message') or '').strip()}"
+
+
+def summarize(deployment: Json, pods: Sequence[PodStatus], volume_phase: str, volume_warning: str) -> str:
+    wanted = deployment.get("spec", {}).get("replicas") or 0
+    status = deployment.get("status", {})
+    available = status.get("availableReplicas") or 0
+    if wanted == 0:
+        return "paused (0 replicas)" if not pods else f"pausing: {len(pods)} pod(s) stopping"
+    if volume_phase != "Bound":
+        return f"volume {volume_phase}" + (f": {volume_warning}" if volume_warning else "")
+    if failing := _failing_condition(status):
+        return failing
+    waiting = [pod for pod in pods if not pod.ready]
+    if available >= wanted and not waiting:
+        return f"available: {available}/{wanted} replicas ready"
+    if waiting:
+        first = waiting[0]
+        detail = f": {first.reason}" if first.reason else ""
+        return f"{len(waiting)} of {len(pods)} pod(s) not ready; {first.name} is {first.phase}{detail}"
+    updated = status.get("updatedReplicas") or 0
+    return f"rolling out: {updated}/{wanted} updated, {available} available"
+
+
+def _failing_condition(status: Json) -> str:
+    """ReplicaFailure (e.g. a quota refused the pods) or a rollout past its deadline."""
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
+            return f"cannot create pods: {condition.get('message', '')}"
+        if condition.get("type") == "Progressing" and condition.get("reason") == "ProgressDeadlineExceeded":
+            return f"rollout stalled: {condition.get('message', '')}"
+    return ""
+
+
+def _waiting_reason(status: Json) -> str:
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason"):
+            message = waiting.get("message")
+            return f"{waiting['reason']}: {message}" if message else str(waiting["reason"])
+    return ""
+
+
+def _condition_message(status: Json) -> str:
+    for condition in status.get("conditions") or []:
+        if condition.get("status") != "True" and condition.get("message"):
+            reason = condition.get("reason")
+            return f"{reason}: {condition['message']}" if reason else str(condition["message"])
+    return ""
+
+
+def _event_time(event: Json) -> str:
+    return str(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or "")
