@@ -63,7 +63,7 @@ typecheck:  ## mypy (strict) over sdk, services, tests and bench
 check: install system-deps k8s-tools lint typecheck  ## everything CI checks: lint, types, tests (incl. migration check)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-bench: install  ## benchmarks; prints medians and ratios, writes bench-results.json
+bench: install k8s-tools  ## benchmarks; prints medians and ratios, writes bench-results.json
 	bash scripts/system-deps.sh postgresql wrk
 	$(BIN)/python -m bench
 

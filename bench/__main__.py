@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark, print medians and ratios, write bench-results.json.
 
-`python -m bench control_plane` or `python -m bench fl_runtime` runs one group.
+`python -m bench control_plane`, `python -m bench kubernetes` or `python -m bench fl_runtime`
+runs one group.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from bench.control_plane import bench_ingest, bench_poll, start_stack
 from bench.fl_rounds import bench_fedops, bench_flower_default, bench_legacy, bench_time_to_ready
+from bench.kubernetes import kubernetes_benchmarks
 from bench.support import write_results
 from fedops_services.local_federation import kill_supervisors
 from tests.support.postgres import ThrowawayPostgres
@@ -88,6 +90,20 @@ def _print_fl(results: dict[str, Any]) -> None:
     print(f"  POST /tasks -> server ready (local provisioner): {ready:.2f} s")
 
 
+def _print_kubernetes(results: dict[str, Any]) -> None:
+    provision, reconcile = results["provision"], results["reconcile"]
+    print("\nKubernetes provisioner on the test control plane (kwok node; medians)")
+    print(f"  REST provision -> Deployment available: {provision['fedops_median_seconds']:.2f} s")
+    print(f"  same objects applied directly (baseline): {provision['direct_apply_median_seconds']:.2f} s")
+    print(f"  ratio: {provision['ratio']:.2f}x")
+    print(
+        f"  reconcile pass over {reconcile['tasks']} tasks: {reconcile['pass_median_seconds']:.2f} s "
+        f"({reconcile['per_task_ms']:.0f} ms per task)"
+    )
+    print(f"  applying the same objects only (floor): {reconcile['apply_only_median_seconds']:.2f} s")
+    print(f"  ratio: {reconcile['ratio']:.2f}x")
+
+
 def _print(results: dict[str, Any]) -> None:
     print("\nclient-manager poll vs /healthz, same process, PostgreSQL, 64 connections (medians of 5 x 5 s)")
     print(
@@ -110,14 +126,18 @@ def _print(results: dict[str, Any]) -> None:
 def main() -> None:
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     with tempfile.TemporaryDirectory(prefix="fedops-bench-") as directory:
-        only = set(sys.argv[1:]) or {"control_plane", "fl_runtime"}
+        only = set(sys.argv[1:]) or {"control_plane", "kubernetes", "fl_runtime"}
         results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
         if "control_plane" in only:
             results["control_plane"] = control_plane(Path(directory))
+        if "kubernetes" in only:
+            results["kubernetes"] = kubernetes_benchmarks(Path(directory))
         if "fl_runtime" in only:
             results["fl_runtime"] = fl_runtime(Path(directory))
     if "control_plane" in results:
         _print(results["control_plane"])
+    if "kubernetes" in results:
+        _print_kubernetes(results["kubernetes"])
     if "fl_runtime" in results:
         _print_fl(results["fl_runtime"])
     write_results(RESULTS, results)

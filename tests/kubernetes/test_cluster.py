@@ -103,7 +103,8 @@ def test_gpu_request_must_equal_limit(kube_cluster: KubeCluster, kube_namespace:
 def test_kubeconfig_for_python_clients(kubeconfig_path: Path, kube_cluster: KubeCluster) -> None:
     from kubernetes import client, config
 
-    config.load_kube_config()  # type: ignore[no-untyped-call]  # from KUBECONFIG, set by the fixture
+    # The client reads $KUBECONFIG when first imported, so name the file explicitly.
+    config.load_kube_config(config_file=str(kubeconfig_path))  # type: ignore[no-untyped-call]
     with client.ApiClient() as api_client:
         node = client.CoreV1Api(api_client).read_node(kube_cluster.node_name)
     assert node.status is not None and node.status.allocatable is not None

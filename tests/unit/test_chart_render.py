@@ -1,0 +1,109 @@
+"""Files of the Helm chart that need no helm: values and schema, dashboard, helm test script.
+
+Rendering, linting and installing the chart are in tests/kubernetes/test_chart.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]
+import pytest
+import yaml
+
+from tests.support.stack import FedopsStack
+
+CHART = Path(__file__).resolve().parents[2] / "charts" / "fedops"
+EXPORTED_METRICS = {"fedops_tasks", "fedops_clients_online", "fedops_reports_ingested_total"}
+
+
+def _schema() -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((CHART / "values.schema.json").read_text())
+    return schema
+
+
+def _merged(defaults: Any, override: Any) -> Any:
+    """Helm's merge of a values file over the chart's values.yaml."""
+    if isinstance(defaults, dict) and isinstance(override, dict):
+        return {key: _merged(defaults.get(key), override[key]) if key in override else defaults[key]
+                for key in defaults.keys() | override.keys()}  # fmt: skip
+    return override
+
+
+@pytest.mark.parametrize("scenario", ["defaults", *(p.name for p in sorted((CHART / "ci").glob("*.yaml")))])
+def test_values_files_satisfy_the_schema(scenario: str) -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    if scenario != "defaults":
+        values = _merged(values, yaml.safe_load((CHART / "ci" / scenario).read_text()))
+    jsonschema.validate(values, _schema())
+
+
+def test_schema_closes_every_object_with_properties() -> None:
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, dict):
+            if "properties" in node:
+                assert node.get("additionalProperties") is False, path
+            for key, value in node.items():
+                walk(value, f"{path}/{key}")
+
+    walk(_schema(), "#")
+    with pytest.raises(jsonschema.ValidationError, match="'replicaCount' was unexpected"):
+        jsonschema.validate(
+            {**yaml.safe_load((CHART / "values.yaml").read_text()), "replicaCount": 2}, _schema()
+        )
+
+
+def test_every_value_is_commented() -> None:
+    # A key needs a comment line right above it, unless a commented block above contains it
+    # (e.g. the keys of a documented default securityContext).
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    open_blocks: list[tuple[int, bool]] = []  # (indentation, commented) of enclosing keys
+    for number, line in enumerate(lines):
+        key = re.match(r"^( *)([A-Za-z][A-Za-z0-9]*):( .*)?$", line)
+        if not key:
+            continue
+        indent, commented = len(key.group(1)), lines[number - 1].lstrip().startswith("#")
+        open_blocks = [block for block in open_blocks if block[0] < indent]
+        if key.group(3) and not commented:
+            assert any(c for _, c in open_blocks), f"values.yaml:{number + 1}: {line.strip()} has no comment"
+        open_blocks.append((indent, commented))
+
+
+def test_dashboard_queries_the_exported_metrics() -> None:
+    dashboard = json.loads((CHART / "dashboards" / "fedops.json").read_text())
+    expressions = " ".join(target["expr"] for panel in dashboard["panels"] for target in panel["targets"])
+    metrics = set(re.findall(r"\b((?:fedops|process)_[a-z_]+)\b", expressions))
+    assert {metric for metric in metrics if metric.startswith("fedops_")} == EXPORTED_METRICS
+    assert all(panel["datasource"]["uid"] == "${datasource}" for panel in dashboard["panels"])
+    assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
+    assert [variable["name"] for variable in dashboard["templating"]["list"]] == ["datasource", "namespace"]
+
+
+@pytest.mark.slow
+def test_the_helm_test_script_against_real_services(tmp_path: Path) -> None:
+    # On the kwok test cluster the helm test Job is only marked Succeeded; its script runs here.
+    token, database = "chart-check-token-0123456789", f"sqlite:///{tmp_path / 'fedops.db'}"
+    stack = FedopsStack(tmp_path / "data", env={"FEDOPS_ADMIN_TOKEN": token, "FEDOPS_DATABASE_URL": database})
+    stack.start()
+
+    def check(admin_token: str) -> subprocess.CompletedProcess[str]:
+        env = {**os.environ, "FEDOPS_REGISTRY_URL": stack.url, "FEDOPS_MONITORING_URL": stack.url}
+        env |= {"FEDOPS_ADMIN_TOKEN": admin_token, "FEDOPS_CHECK_SECONDS": "0"}
+        script = [sys.executable, str(CHART / "files" / "check.py")]
+        return subprocess.run(script, env=env, capture_output=True, text=True, timeout=60)
+
+    try:
+        passed, refused = check(token), check("not-the-admin-token-000")
+    finally:
+        stack.stop()
+    assert passed.returncode == 0, passed.stdout
+    assert f"{stack.url}/readyz 200" in passed.stdout
+    assert "all checks passed" in passed.stdout
+    assert refused.returncode == 1
+    assert f"{stack.url}/api/v1/whoami 401" in refused.stdout
