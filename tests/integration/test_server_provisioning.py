@@ -9,6 +9,7 @@ API: which server instance runs now, and what is left after a delete.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,9 +17,11 @@ from typing import Any, Protocol
 import pytest
 from fastapi.testclient import TestClient
 
+from fedops.spec.task import ResourcesSpec
 from fedops_services.app import create_app
 from fedops_services.config import KubernetesSettings, Settings
 from fedops_services.local_federation import kill_supervisors
+from fedops_services.provisioners import ServerDeployment
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.helpers import bearer, create_task, enroll, error_code
 from tests.support.kube_cluster import POD_LOG_LINES, KubeCluster
@@ -245,3 +248,23 @@ def test_deleting_a_task_removes_its_server(backend_api: tuple[TestClient, Backe
 
     assert api.delete(f"/api/v1/tasks/{task['id']}").status_code == 204
     wait_until(lambda: not backend.leftovers(task["id"]), timeout=60, what="nothing left of the server")
+
+
+def test_servers_no_task_owns_are_removed_by_the_reconciler(backend_api: tuple[TestClient, Backend]) -> None:
+    api, backend = backend_api
+    services = api.app.state.services  # type: ignore[attr-defined]
+    orphan = uuid.uuid4().hex
+    services.provisioner.apply(
+        ServerDeployment(
+            task_id=orphan,
+            task_name="orphan",
+            replicas=1,
+            resources=ResourcesSpec(),
+            secret_env={"FEDOPS_SERVER_TOKEN": "orphan-token"},
+        )
+    )
+    assert backend.leftovers(orphan)
+
+    services.servers.reconcile_all()
+
+    wait_until(lambda: not backend.leftovers(orphan), timeout=60, what="the orphan removed")

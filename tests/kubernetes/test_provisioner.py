@@ -244,3 +244,35 @@ def test_a_deployment_without_its_token_cannot_be_recreated_silently(
 ) -> None:
     with pytest.raises(ProvisionerError, match="provision it again"):
         provisioner.apply(_deployment(token=None))
+
+
+def test_service_type_storage_class_and_service_account_follow_the_settings(
+    kube_cluster: KubeCluster, kube_namespace: str
+) -> None:
+    settings = KubernetesSettings(
+        namespace=kube_namespace,
+        kubeconfig=kube_cluster.kubeconfig,
+        service_type="NodePort",
+        advertise_host="edge.example.org",
+        storage_class="",  # "" asks for no class at all, which the test volumes have
+        server_service_account="fl-server",
+    )
+    provisioner = KubernetesProvisioner(settings)
+
+    provisioner.apply(_deployment())
+    # The service account does not exist yet: no pod can be created, and status says so.
+    wait_until(
+        lambda: 'serviceaccount "fl-server" not found' in provisioner.observe(TASK).reason,
+        timeout=30,
+        what="the ReplicaFailure reason",
+    )
+    kube_cluster.kubectl("create", "serviceaccount", "fl-server", "-n", kube_namespace)
+    observed = _wait_available(provisioner)
+
+    service = _get(kube_cluster, kube_namespace, "service")
+    node_port = service["spec"]["ports"][0]["nodePort"]
+    assert service["spec"]["type"] == "NodePort"
+    assert observed.fleet_address == f"edge.example.org:{node_port}"
+    assert _get(kube_cluster, kube_namespace, "pvc")["spec"]["storageClassName"] == ""
+    pod = _get(kube_cluster, kube_namespace, "deployment")["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "fl-server"

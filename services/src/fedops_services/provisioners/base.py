@@ -8,7 +8,9 @@ state (replicas 0 means paused), ``observe`` reads back what actually runs, and
 
 from __future__ import annotations
 
+import contextlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from fedops.api.schemas import PodStatus
@@ -76,6 +78,12 @@ class Provisioner(ABC):
     @abstractmethod
     def managed_task_ids(self) -> set[str]:
         """Tasks this backend holds resources for (to find orphans after a restart)."""
+
+    @contextlib.contextmanager
+    def one_view(self) -> Iterator[None]:
+        """Within this block, this thread's reads may share one view of the backend taken
+        at entry (a reconcile pass over many tasks then reads once, not once per task)."""
+        yield
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
         """Release client resources; servers keep running."""

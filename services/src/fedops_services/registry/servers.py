@@ -209,11 +209,12 @@ class ServerService:
         """Make the backend match the database: apply every desired server, drop orphans."""
         with self._sessions() as session:
             wanted = {server.task_id for server in server_store.list_servers(session)}
-        for task_id in sorted(wanted | self._provisioner.managed_task_ids()):
-            try:
-                self._reconcile_one(task_id)
-            except (FedopsError, ProvisionerError) as exc:
-                logger.warning("reconciling task %s failed: %s", task_id, exc)
+        with self._provisioner.one_view():
+            for task_id in sorted(wanted | self._provisioner.managed_task_ids()):
+                try:
+                    self._reconcile_one(task_id)
+                except (FedopsError, ProvisionerError) as exc:
+                    logger.warning("reconciling task %s failed: %s", task_id, exc)
 
     def _reconcile_one(self, task_id: str) -> None:
         with self.task_lock(task_id):

@@ -10,8 +10,12 @@ collector removes the Secret with its Deployment.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
 
 from fedops.api.schemas import PodStatus
 from fedops_services.config import KubernetesSettings
@@ -37,6 +41,7 @@ class KubernetesProvisioner(Provisioner):
     def __init__(self, settings: KubernetesSettings) -> None:
         self.settings = settings
         self.api = KubernetesApi(settings)
+        self._local = threading.local()  # .view: this thread's _NamespaceView, if any
 
     # --- Provisioner ---------------------------------------------------------------------
 
@@ -60,8 +65,8 @@ class KubernetesProvisioner(Provisioner):
     def observe(self, task_id: str) -> ObservedServer:
         _check_task_id(task_id)
         name = objects.object_name(task_id)
-        current = self.api.get("Deployment", name)
-        claim = self.api.get("PersistentVolumeClaim", name)
+        current = self._get("Deployment", name)
+        claim = self._get("PersistentVolumeClaim", name)
         volume_phase = "Absent" if claim is None else claim.get("status", {}).get("phase") or "Pending"
         if current is None:
             return ObservedServer(exists=False, volume_phase=volume_phase, reason="no server deployed")
@@ -74,7 +79,7 @@ class KubernetesProvisioner(Provisioner):
             ready_replicas=status.get("readyReplicas") or 0,
             available_replicas=status.get("availableReplicas") or 0,
             volume_phase=volume_phase,
-            fleet_address=self._fleet_address(self.api.get("Service", name)),
+            fleet_address=self._fleet_address(self._get("Service", name)),
             reason=summarize(current, pods, volume_phase, volume_warning),
             pods=tuple(pods),
         )
@@ -98,11 +103,23 @@ class KubernetesProvisioner(Provisioner):
     def managed_task_ids(self) -> set[str]:
         found: set[str] = set()
         for kind in _KINDS:
-            for item in self.api.list(kind, labels=_MANAGED):
+            for item in self._list_managed(kind):
                 task_id = (item["metadata"].get("labels") or {}).get(objects.TASK_LABEL)
                 if task_id:
                     found.add(task_id)
         return found
+
+    @contextlib.contextmanager
+    def one_view(self) -> Iterator[None]:
+        """One list per kind for the whole namespace instead of reads per task."""
+        if self._view() is not None:  # nested: keep the outer view
+            yield
+            return
+        self._local.view = _NamespaceView(self.api)
+        try:
+            yield
+        finally:
+            self._local.view = None
 
     def close(self) -> None:
         self.api.close()
@@ -114,7 +131,7 @@ class KubernetesProvisioner(Provisioner):
         token = (deployment.secret_env or {}).get("FEDOPS_SERVER_TOKEN")
         if token:
             return objects.token_secret_name(deployment.task_id, token)
-        current = self.api.get("Deployment", objects.object_name(deployment.task_id)) or {}
+        current = self._get("Deployment", objects.object_name(deployment.task_id)) or {}
         secret = (current.get("metadata", {}).get("annotations") or {}).get(objects.TOKEN_SECRET_ANNOTATION)
         if not secret:
             raise ProvisionerError(
@@ -123,10 +140,26 @@ class KubernetesProvisioner(Provisioner):
             )
         return str(secret)
 
+    def _view(self) -> _NamespaceView | None:
+        view: _NamespaceView | None = getattr(self._local, "view", None)
+        return view
+
+    def _get(self, kind: str, name: str) -> Json | None:
+        view = self._view()
+        return view.objects[kind].get(name) if view is not None else self.api.get(kind, name)
+
+    def _list_managed(self, kind: str) -> list[Json]:
+        view = self._view()
+        return list(view.objects[kind].values()) if view is not None else self.api.list(kind, labels=_MANAGED)
+
     def _pods(self, task_id: str) -> list[PodStatus]:
-        pods = sorted(
-            self.api.list("Pod", labels=_selector(task_id)), key=lambda pod: pod["metadata"]["name"]
+        view = self._view()
+        listed = (
+            view.pods.get(task_id, [])
+            if view is not None
+            else self.api.list("Pod", labels=_selector(task_id))
         )
+        pods = sorted(listed, key=lambda pod: str(pod["metadata"]["name"]))
         return [
             describe_pod(pod, "" if is_ready(pod) else self._warning("Pod", pod["metadata"]["name"]))
             for pod in pods
@@ -151,6 +184,19 @@ class KubernetesProvisioner(Provisioner):
             return f"{host}:{node_port}" if host and node_port else None
         metadata = service["metadata"]
         return f"{metadata['name']}.{metadata['namespace']}.svc:{port}"
+
+
+class _NamespaceView:
+    """Every fedops object of the namespace, read once (five list calls)."""
+
+    def __init__(self, api: KubernetesApi) -> None:
+        self.objects = {
+            kind: {item["metadata"]["name"]: item for item in api.list(kind, labels=_MANAGED)}
+            for kind in _KINDS
+        }
+        self.pods: defaultdict[str, list[Json]] = defaultdict(list)
+        for pod in api.list("Pod", labels=_MANAGED):
+            self.pods[(pod["metadata"].get("labels") or {}).get(objects.TASK_LABEL, "")].append(pod)
 
 
 def _selector(task_id: str) -> str:
