@@ -319,3 +319,28 @@ def test_service_account_permissions(kube_cluster: KubeCluster, kube_namespace: 
         assert not can_i(kube_cluster, registry, *request.split(), "-n", "default"), f"{request} in default"
     for request in [*allowed, "get configmaps", "list pods"]:
         assert not can_i(kube_cluster, fl_server, *request.split(), "-n", ns), f"FL server may {request}"
+
+
+def test_fleet_tls_is_mounted_into_the_registry_and_its_settings_validate(helm: str) -> None:
+    tls = ["--set", "provisioner.fleetTlsSecret=fleet-tls", "--set", "provisioner.supernodeAuth=true"]
+    objects = [doc for doc in yaml.safe_load_all(helm_template(helm, *tls).stdout) if doc]
+    registry = find(objects, "Deployment", "fedops-registry")
+    pod = registry["spec"]["template"]["spec"]
+    assert {"name": "fleet-tls", "secret": {"secretName": "fleet-tls"}} in pod["volumes"]
+    env = {key: value for key, value in env_of(registry).items() if isinstance(value, str)}
+    config = find(objects, "ConfigMap", "fedops-registry")["data"]
+    # What the registry process would read: the chart's settings are accepted together.
+    fields = {
+        key.removeprefix("FEDOPS_").lower(): value for key, value in env.items() if key.startswith("FEDOPS_")
+    }
+    settings = Settings.model_validate(
+        fields
+        | {
+            "provisioner": "kubernetes",
+            "kubernetes": KubernetesSettings(fleet_tls_secret=config["FEDOPS_KUBERNETES_FLEET_TLS_SECRET"]),
+        }
+    )
+    assert settings.fleet_tls and settings.supernode_auth
+
+    refused = helm_template(helm, "--set", "provisioner.supernodeAuth=true", check=False)
+    assert refused.returncode != 0 and "supernodeAuth needs TLS" in refused.stderr

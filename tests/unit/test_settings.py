@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fedops_services.config import Settings
+from fedops_services.config import KubernetesSettings, Settings
 from fedops_services.container import resolve_admin_token
 
 
@@ -35,3 +35,24 @@ def test_the_embedded_default_generates_one_token_and_keeps_it(tmp_path: Path) -
 def test_postgres_urls_use_the_installed_driver() -> None:
     assert Settings(database_url="postgresql://u@h/db").resolved_database_url == "postgresql+psycopg://u@h/db"
     assert Settings(database_url="postgres://u@h/db").resolved_database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_kubernetes_settings_come_from_their_own_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDOPS_PROVISIONER", "kubernetes")
+    monkeypatch.setenv("FEDOPS_KUBERNETES_SERVICE_TYPE", "LoadBalancer")
+    monkeypatch.setenv("FEDOPS_COMPONENTS", "registry")
+
+    settings = Settings()
+
+    assert settings.provisioner == "kubernetes" and settings.kubernetes.service_type == "LoadBalancer"
+    assert settings.components == frozenset({"registry"})
+
+
+def test_fleet_tls_on_kubernetes_needs_the_secret_and_its_mounted_files(tmp_path: Path) -> None:
+    files = {f"fleet_tls_{part}": tmp_path / part for part in ("cert", "key", "ca")}
+    with pytest.raises(ValueError, match="FEDOPS_KUBERNETES_FLEET_TLS_SECRET"):
+        Settings(provisioner="kubernetes", **files)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="FEDOPS_KUBERNETES_FLEET_TLS_SECRET"):
+        Settings(provisioner="kubernetes", kubernetes=KubernetesSettings(fleet_tls_secret="fleet-tls"))
+    both = Settings(provisioner="kubernetes", kubernetes=KubernetesSettings(fleet_tls_secret="tls"), **files)  # type: ignore[arg-type]
+    assert both.fleet_tls

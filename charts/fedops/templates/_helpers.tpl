@@ -145,6 +145,9 @@ of the pods see the same values.
 {{- if and (not .Values.database.bundled.enabled) (not .Values.database.external.existingSecret) }}
 {{- fail "database: with database.bundled.enabled=false, database.external.existingSecret must name a Secret holding the database URL" }}
 {{- end }}
+{{- if and .Values.provisioner.supernodeAuth (not .Values.provisioner.fleetTlsSecret) }}
+{{- fail "provisioner.supernodeAuth needs TLS: set provisioner.fleetTlsSecret" }}
+{{- end }}
 {{- end }}
 
 {{/* Pod-level settings shared by the pods running the services image. */}}

@@ -147,6 +147,13 @@ class Settings(BaseSettings):
             raise ValueError("set all of FEDOPS_FLEET_TLS_CERT, FEDOPS_FLEET_TLS_KEY and FEDOPS_FLEET_TLS_CA")
         if self.supernode_auth and not all(tls):
             raise ValueError("FEDOPS_SUPERNODE_AUTH needs TLS: set FEDOPS_FLEET_TLS_CERT/KEY/CA")
+        # On Kubernetes the servers' TLS files come from a Secret mounted into their pods;
+        # the registry reads the same Secret's mounted CA to hand to edge clients.
+        if self.provisioner == "kubernetes" and all(tls) != bool(self.kubernetes.fleet_tls_secret):
+            raise ValueError(
+                "on Kubernetes, fleet TLS needs both FEDOPS_KUBERNETES_FLEET_TLS_SECRET (mounted into FL "
+                "server pods) and FEDOPS_FLEET_TLS_CERT/KEY/CA (that Secret's files as mounted here)"
+            )
         return self
 
     @property
