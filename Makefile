@@ -46,7 +46,7 @@ run: install  ## the end-to-end demo: services, an XAI task, 2 edge clients, 3 r
 up: install  ## start the services alone (embedded default) on $(HOST):$(PORT)
 	$(BIN)/fedops up --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
-test: install system-deps k8s-tools  ## run every test (real Postgres, real processes)
+test: install system-deps k8s-tools  ## run every test (real Postgres, real processes, a real Kubernetes control plane)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint:  ## ruff lint and format check

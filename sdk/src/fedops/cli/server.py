@@ -16,10 +16,14 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
 def _summary(status: ServerStatus) -> str:
+    pods = "".join(
+        f"\n  pod {pod.name}: {pod.phase}" + (", ready" if pod.ready else f" ({pod.reason or 'not ready'})")
+        for pod in status.pods
+    )
     return (
         f"task {status.task_id}: {status.ready_replicas}/{status.replicas} ready, "
         f"{status.available_replicas} available, volume {status.volume_phase}, "
-        f"fleet {status.fleet_address or '-'}\n{status.reason}"
+        f"fleet {status.fleet_address or '-'}\n{status.reason}{pods}"
     )
 
 
