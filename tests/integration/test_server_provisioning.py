@@ -160,7 +160,7 @@ def test_pause_stops_the_server_and_resume_starts_it(backend_api: tuple[TestClie
 
     assert paused["paused"] is True and paused["replicas"] == 0
     assert api.get(f"/api/v1/tasks/{task['id']}").json()["status"] == "provisioning"
-    assert _status(api, task["id"])["ready_replicas"] == 0
+    wait_until(lambda: _status(api, task["id"])["ready_replicas"] == 0, timeout=30, what="0 ready replicas")
 
     api.post(f"/api/v1/tasks/{task['id']}/server/resume")
     resumed = _wait_available(api, task["id"])

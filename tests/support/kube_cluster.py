@@ -405,10 +405,16 @@ class KubeCluster:
             return False
 
     def _kubectl_ok(self, *args: str) -> bool:
-        return self.kubectl(*args, check=False, timeout=15).returncode == 0
+        try:  # a slow answer on a busy machine is a "not yet", not a failed start
+            return self.kubectl(*args, check=False, timeout=15).returncode == 0
+        except subprocess.TimeoutExpired:
+            return False
 
     def _node_ready(self) -> bool:
-        result = self.kubectl("get", "node", NODE_NAME, "-o", "json", check=False, timeout=15)
+        try:
+            result = self.kubectl("get", "node", NODE_NAME, "-o", "json", check=False, timeout=15)
+        except subprocess.TimeoutExpired:
+            return False
         if result.returncode != 0:
             return False
         conditions = json.loads(result.stdout).get("status", {}).get("conditions", [])

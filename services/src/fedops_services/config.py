@@ -56,7 +56,13 @@ class KubernetesSettings(BaseSettings):
     advertise_host: str | None = Field(
         default=None, description="Host edge machines use to reach NodePort services."
     )
-    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    instance: str = Field(
+        default="fedops",
+        pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
+        description="Name of this installation, a label on every object it makes: installations "
+        "sharing a namespace never touch each other's servers.",
+    )
+    request_timeout_seconds: float = Field(default=5.0, gt=0)
 
 
 class Settings(BaseSettings):

@@ -12,6 +12,7 @@ import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from fedops.api.schemas import PodStatus
 from fedops.spec.task import ResourcesSpec
@@ -45,6 +46,9 @@ class ObservedServer:
     fleet_address: str | None = None
     reason: str = ""
     pods: tuple[PodStatus, ...] = ()
+    # When the backend was read, if not just now (a reconcile pass reads once for all
+    # tasks): an older reading never overwrites a newer one.
+    observed_at: datetime | None = None
 
 
 class ProvisionerError(Exception):

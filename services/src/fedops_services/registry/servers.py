@@ -120,7 +120,11 @@ class ServerService:
         with self._sessions() as session:
             load_task(session, principal, task_id)
             self._require_server(session, task_id)
-        return LogsPublic(task_id=task_id, lines=self._provisioner.logs(task_id, tail))
+        try:
+            lines = self._provisioner.logs(task_id, tail)
+        except ProvisionerError as exc:
+            raise _provisioner_failure(exc) from exc
+        return LogsPublic(task_id=task_id, lines=lines)
 
     def start_run(self, principal: Principal, task_id: str) -> TaskPublic:
         require_admin(principal)
@@ -202,7 +206,8 @@ class ServerService:
             server = server_store.get_server(session, task_id)
             if task is None or server is None:
                 raise FedopsError(ErrorCode.SERVER_NOT_PROVISIONED, f"task {task_id!r} has no server")
-            _record(task, server, observed)
+            if _not_older(observed, server):
+                _record(task, server, observed)
             return _status(server, observed)
 
     def reconcile_all(self) -> None:
@@ -297,11 +302,19 @@ def _record(task: TaskRow, server: ServerRow, observed: ObservedServer) -> None:
     server.ready = ready
     server.fleet_address = observed.fleet_address
     server.reason = "paused by the operator" if server.paused else observed.reason
-    server.observed_at = utcnow()
+    server.observed_at = observed.observed_at or utcnow()
     if task.status == "provisioning" and ready:
         _set_status(task, "ready", "")
     elif task.status == "ready" and not ready:
         _set_status(task, "provisioning", server.reason)
+
+
+def _not_older(observed: ObservedServer, server: ServerRow) -> bool:
+    """A reconcile pass reads once, then records task by task; a status request may have
+    recorded a newer reading in between, which must stand."""
+    if observed.observed_at is None or server.observed_at is None:
+        return True
+    return observed.observed_at >= server.observed_at
 
 
 def _status(server: ServerRow, observed: ObservedServer) -> ServerStatus:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ logger = logging.getLogger(__name__)
 FIELD_MANAGER = "fedops"
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 _RETRIED_STATUSES = {409, 429, 500, 502, 503, 504}
-_ATTEMPTS = 4
+_ATTEMPTS = 4  # for the answers above, which come quickly
+_TRANSPORT_ATTEMPTS = 2  # an API that does not answer costs a timeout each time
 
 
 # The kinds fedops touches: where their collections live in the API.
@@ -60,6 +62,7 @@ class KubernetesApi:
     def __init__(self, settings: KubernetesSettings) -> None:
         self._settings = settings
         self._client: client.ApiClient | None = None  # connected on first use
+        self._connecting = threading.Lock()
         self.namespace = settings.namespace or _own_namespace()
 
     @property
@@ -157,7 +160,7 @@ class KubernetesApi:
                 if exc.status not in _RETRIED_STATUSES or attempt == _ATTEMPTS:
                     raise self._public(exc, action) from exc
             except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if attempt == _ATTEMPTS:
+                if attempt >= _TRANSPORT_ATTEMPTS:
                     logger.warning("Kubernetes API unreachable (%s): %r", action, exc)
                     raise ProvisionerError(
                         f"cannot reach the Kubernetes API at {self.host} to {action}; is the cluster up?"
@@ -169,30 +172,43 @@ class KubernetesApi:
         return _public_error(exc, action, self.namespace)
 
     def _connect(self) -> client.ApiClient:
-        if self._client is None:
-            configuration = client.Configuration()
-            try:
-                if os.environ.get("KUBERNETES_SERVICE_HOST") and self._settings.kubeconfig is None:
-                    config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
-                else:
-                    config.load_kube_config(  # type: ignore[no-untyped-call]
-                        config_file=str(self._settings.kubeconfig) if self._settings.kubeconfig else None,
-                        context=self._settings.context,
-                        client_configuration=configuration,
-                    )
-            except (ConfigException, OSError) as exc:
-                logger.error("no Kubernetes configuration: %s", exc)
-                raise ProvisionerError(
-                    "no Kubernetes configuration: run inside a cluster, or set "
-                    "FEDOPS_KUBERNETES_KUBECONFIG (or KUBECONFIG) to a kubeconfig file"
-                ) from exc
-            configuration.retries = 0  # retried here, where it is visible and bounded
-            self._client = client.ApiClient(configuration)
-        return self._client
+        with self._connecting:
+            if self._client is None:
+                configuration = _configuration(self._settings)
+                configuration.retries = 0  # retried here, where it is visible and bounded
+                self._client = client.ApiClient(configuration)
+            return self._client
+
+
+def _configuration(settings: KubernetesSettings) -> client.Configuration:
+    """In-cluster service-account config first (unless a kubeconfig is named), then a kubeconfig."""
+    configuration = client.Configuration()
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and settings.kubeconfig is None:
+        try:
+            config.load_incluster_config(client_configuration=configuration)  # type: ignore[no-untyped-call]
+            return configuration
+        except ConfigException as exc:
+            logger.warning("in-cluster configuration unusable (%s); trying a kubeconfig", exc)
+    try:
+        config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=str(settings.kubeconfig) if settings.kubeconfig else None,
+            context=settings.context,
+            client_configuration=configuration,
+        )
+    except (ConfigException, OSError) as exc:
+        logger.error("no Kubernetes configuration: %s", exc)
+        raise ProvisionerError(
+            "no Kubernetes configuration: run inside a cluster, or set "
+            "FEDOPS_KUBERNETES_KUBECONFIG (or KUBECONFIG) to a kubeconfig file"
+        ) from exc
+    return configuration
 
 
 def _json(data: bytes | None) -> Json:
-    document = json.loads(data) if data else {}
+    try:
+        document = json.loads(data) if data else {}
+    except ValueError as exc:  # e.g. a proxy's HTML page in front of the API server
+        raise ProvisionerError("the Kubernetes API answered with something that is not JSON") from exc
     return document if isinstance(document, dict) else {}
 
 

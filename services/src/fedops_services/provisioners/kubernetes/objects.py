@@ -19,11 +19,14 @@ from fedops_services.provisioners.base import ServerDeployment
 __all__ = [
     "COMPONENT",
     "CONTAINER",
+    "INSTANCE_LABEL",
     "MANAGED_BY",
     "TASK_LABEL",
     "TOKEN_SECRET_ANNOTATION",
     "ServerObjects",
     "config_map",
+    "label_selector",
+    "managed",
     "object_name",
     "persistent_volume_claim",
     "resource_requirements",
@@ -37,6 +40,7 @@ __all__ = [
 MANAGED_BY = "fedops"
 COMPONENT = "fl-server"
 TASK_LABEL = "fedops.io/task-id"
+INSTANCE_LABEL = "fedops.io/instance"
 TOKEN_SECRET_ANNOTATION = "fedops.io/token-secret"  # noqa: S105 - an annotation key
 CONFIG_HASH_ANNOTATION = "fedops.io/config-hash"
 CONTAINER = "server"
@@ -65,11 +69,24 @@ def selector(task_id: str) -> dict[str, str]:
     return {"app.kubernetes.io/component": COMPONENT, TASK_LABEL: task_id}
 
 
-def labels(deployment: ServerDeployment) -> dict[str, str]:
+def managed(settings: KubernetesSettings) -> dict[str, str]:
+    """What marks every object of this installation (how orphans are found)."""
+    return {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/component": COMPONENT,
+        INSTANCE_LABEL: settings.instance,
+    }
+
+
+def label_selector(labels: dict[str, str]) -> str:
+    return ",".join(f"{key}={value}" for key, value in labels.items())
+
+
+def labels(deployment: ServerDeployment, settings: KubernetesSettings) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "fedops-server",
         "app.kubernetes.io/instance": deployment.task_name,
-        "app.kubernetes.io/managed-by": MANAGED_BY,
+        **managed(settings),
         **selector(deployment.task_id),
     }
 
@@ -105,7 +122,7 @@ def config_map(deployment: ServerDeployment, settings: KubernetesSettings, names
             "FEDOPS_FLEET_TLS_KEY": f"{TLS_MOUNT}/tls.key",
             "FEDOPS_FLEET_TLS_CA": f"{TLS_MOUNT}/ca.crt",
         }
-    return _object("v1", "ConfigMap", deployment, namespace) | {"data": dict(sorted(env.items()))}
+    return _object("v1", "ConfigMap", deployment, settings, namespace) | {"data": dict(sorted(env.items()))}
 
 
 def persistent_volume_claim(
@@ -117,11 +134,11 @@ def persistent_volume_claim(
     }
     if settings.storage_class is not None:
         spec["storageClassName"] = settings.storage_class
-    return _object("v1", "PersistentVolumeClaim", deployment, namespace) | {"spec": spec}
+    return _object("v1", "PersistentVolumeClaim", deployment, settings, namespace) | {"spec": spec}
 
 
 def service(deployment: ServerDeployment, settings: KubernetesSettings, namespace: str) -> dict[str, Any]:
-    return _object("v1", "Service", deployment, namespace) | {
+    return _object("v1", "Service", deployment, settings, namespace) | {
         "spec": {
             "type": settings.service_type,
             "selector": selector(deployment.task_id),
@@ -133,10 +150,14 @@ def service(deployment: ServerDeployment, settings: KubernetesSettings, namespac
 
 
 def token_secret(
-    deployment: ServerDeployment, namespace: str, name: str, owner: dict[str, Any]
+    deployment: ServerDeployment,
+    settings: KubernetesSettings,
+    namespace: str,
+    name: str,
+    owner: dict[str, Any],
 ) -> dict[str, Any]:
     """The server's credentials, owned by its Deployment: deleting that collects it."""
-    secret = _object("v1", "Secret", deployment, namespace)
+    secret = _object("v1", "Secret", deployment, settings, namespace)
     secret["metadata"]["name"] = name
     secret["metadata"]["ownerReferences"] = [owner]
     return secret | {"type": "Opaque", "stringData": dict(deployment.secret_env or {})}
@@ -203,6 +224,7 @@ def _deployment(
             "runAsUser": RUNTIME_UID,
             "runAsGroup": RUNTIME_UID,
             "fsGroup": RUNTIME_UID,
+            "fsGroupChangePolicy": "OnRootMismatch",  # no re-chown of a big volume at every start
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "containers": [container],
@@ -210,7 +232,7 @@ def _deployment(
     }
     if settings.server_service_account:
         pod_spec["serviceAccountName"] = settings.server_service_account
-    manifest = _object("apps/v1", "Deployment", deployment, namespace)
+    manifest = _object("apps/v1", "Deployment", deployment, settings, namespace)
     manifest["metadata"]["annotations"][TOKEN_SECRET_ANNOTATION] = token_secret
     return manifest | {
         "spec": {
@@ -221,7 +243,7 @@ def _deployment(
             "selector": {"matchLabels": selector(deployment.task_id)},
             "template": {
                 "metadata": {
-                    "labels": labels(deployment),
+                    "labels": labels(deployment, settings),
                     "annotations": {CONFIG_HASH_ANNOTATION: config_hash},
                 },
                 "spec": pod_spec,
@@ -230,14 +252,16 @@ def _deployment(
     }
 
 
-def _object(api_version: str, kind: str, deployment: ServerDeployment, namespace: str) -> dict[str, Any]:
+def _object(
+    api_version: str, kind: str, deployment: ServerDeployment, settings: KubernetesSettings, namespace: str
+) -> dict[str, Any]:
     return {
         "apiVersion": api_version,
         "kind": kind,
         "metadata": {
             "name": object_name(deployment.task_id),
             "namespace": namespace,
-            "labels": labels(deployment),
+            "labels": labels(deployment, settings),
             "annotations": {"fedops.io/task-name": deployment.task_name},
         },
     }

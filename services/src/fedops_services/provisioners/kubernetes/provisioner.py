@@ -16,6 +16,7 @@ import re
 import threading
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 from fedops.api.schemas import PodStatus
 from fedops_services.config import KubernetesSettings
@@ -28,9 +29,6 @@ __all__ = ["KubernetesProvisioner"]
 
 logger = logging.getLogger(__name__)
 
-_MANAGED = (
-    f"app.kubernetes.io/managed-by={objects.MANAGED_BY},app.kubernetes.io/component={objects.COMPONENT}"
-)
 # Deleted in this order: the Deployment first, so its pods stop using the volume.
 _KINDS = ("Deployment", "Service", "PersistentVolumeClaim", "ConfigMap")
 
@@ -42,6 +40,7 @@ class KubernetesProvisioner(Provisioner):
         self.settings = settings
         self.api = KubernetesApi(settings)
         self._local = threading.local()  # .view: this thread's _NamespaceView, if any
+        self._managed = objects.label_selector(objects.managed(settings))
 
     # --- Provisioner ---------------------------------------------------------------------
 
@@ -49,8 +48,12 @@ class KubernetesProvisioner(Provisioner):
         _check_task_id(deployment.task_id)
         token_secret = self._token_secret_name(deployment)
         wanted = objects.server_objects(deployment, self.settings, self.api.namespace, token_secret)
-        for manifest in (wanted.config_map, wanted.persistent_volume_claim, wanted.service):
-            self.api.apply(manifest)
+        self.api.apply(wanted.config_map)
+        self.api.apply(wanted.service)
+        # A claim's class and size are fixed once it exists (most classes cannot resize):
+        # applied only to create it, so a changed setting never blocks existing servers.
+        if self.api.get("PersistentVolumeClaim", wanted.persistent_volume_claim["metadata"]["name"]) is None:
+            self.api.apply(wanted.persistent_volume_claim)
         applied = self.api.apply(wanted.deployment)
         if deployment.secret_env:
             owner = {
@@ -60,7 +63,8 @@ class KubernetesProvisioner(Provisioner):
                 "uid": applied["metadata"]["uid"],
             }
             # Same token, same name: an existing Secret is this one (create answers None).
-            self.api.create(objects.token_secret(deployment, self.api.namespace, token_secret, owner))
+            secret = objects.token_secret(deployment, self.settings, self.api.namespace, token_secret, owner)
+            self.api.create(secret)
 
     def observe(self, task_id: str) -> ObservedServer:
         _check_task_id(task_id)
@@ -73,8 +77,10 @@ class KubernetesProvisioner(Provisioner):
         pods = self._pods(task_id)
         volume_warning = self._warning("PersistentVolumeClaim", name) if volume_phase == "Pending" else ""
         status = current.get("status", {})
+        view = self._view()
         return ObservedServer(
             exists=True,
+            observed_at=view.taken_at if view is not None else None,
             replicas=status.get("replicas") or 0,
             ready_replicas=status.get("readyReplicas") or 0,
             available_replicas=status.get("availableReplicas") or 0,
@@ -115,7 +121,7 @@ class KubernetesProvisioner(Provisioner):
         if self._view() is not None:  # nested: keep the outer view
             yield
             return
-        self._local.view = _NamespaceView(self.api)
+        self._local.view = _NamespaceView(self.api, self._managed)
         try:
             yield
         finally:
@@ -127,11 +133,12 @@ class KubernetesProvisioner(Provisioner):
     # --- internals -----------------------------------------------------------------------
 
     def _token_secret_name(self, deployment: ServerDeployment) -> str:
-        """The Secret of a new token, or the one the running Deployment already uses."""
+        """The Secret of a new token, or the one the running Deployment already uses
+        (read live: a Deployment replaced since a view was taken names another Secret)."""
         token = (deployment.secret_env or {}).get("FEDOPS_SERVER_TOKEN")
         if token:
             return objects.token_secret_name(deployment.task_id, token)
-        current = self._get("Deployment", objects.object_name(deployment.task_id)) or {}
+        current = self.api.get("Deployment", objects.object_name(deployment.task_id)) or {}
         secret = (current.get("metadata", {}).get("annotations") or {}).get(objects.TOKEN_SECRET_ANNOTATION)
         if not secret:
             raise ProvisionerError(
@@ -150,7 +157,11 @@ class KubernetesProvisioner(Provisioner):
 
     def _list_managed(self, kind: str) -> list[Json]:
         view = self._view()
-        return list(view.objects[kind].values()) if view is not None else self.api.list(kind, labels=_MANAGED)
+        return (
+            list(view.objects[kind].values())
+            if view is not None
+            else self.api.list(kind, labels=self._managed)
+        )
 
     def _pods(self, task_id: str) -> list[PodStatus]:
         view = self._view()
@@ -159,7 +170,9 @@ class KubernetesProvisioner(Provisioner):
             if view is not None
             else self.api.list("Pod", labels=_selector(task_id))
         )
-        pods = sorted(listed, key=lambda pod: str(pod["metadata"]["name"]))
+        # Pods on their way out (scale-down, rollout) are not the server's state.
+        alive = [pod for pod in listed if "deletionTimestamp" not in pod["metadata"]]
+        pods = sorted(alive, key=lambda pod: str(pod["metadata"]["name"]))
         return [
             describe_pod(pod, "" if is_ready(pod) else self._warning("Pod", pod["metadata"]["name"]))
             for pod in pods
@@ -189,18 +202,19 @@ class KubernetesProvisioner(Provisioner):
 class _NamespaceView:
     """Every fedops object of the namespace, read once (five list calls)."""
 
-    def __init__(self, api: KubernetesApi) -> None:
+    def __init__(self, api: KubernetesApi, managed: str) -> None:
+        self.taken_at = datetime.now(UTC)
         self.objects = {
-            kind: {item["metadata"]["name"]: item for item in api.list(kind, labels=_MANAGED)}
+            kind: {item["metadata"]["name"]: item for item in api.list(kind, labels=managed)}
             for kind in _KINDS
         }
         self.pods: defaultdict[str, list[Json]] = defaultdict(list)
-        for pod in api.list("Pod", labels=_MANAGED):
+        for pod in api.list("Pod", labels=managed):
             self.pods[(pod["metadata"].get("labels") or {}).get(objects.TASK_LABEL, "")].append(pod)
 
 
 def _selector(task_id: str) -> str:
-    return ",".join(f"{key}={value}" for key, value in objects.selector(task_id).items())
+    return objects.label_selector(objects.selector(task_id))
 
 
 def _check_task_id(task_id: str) -> None:

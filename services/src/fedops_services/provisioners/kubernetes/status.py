@@ -10,13 +10,14 @@ Inputs are the API's JSON documents.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from datetime import UTC, datetime
 
 from fedops.api.schemas import PodStatus
+from fedops_services.provisioners.kubernetes.api import Json
 
 __all__ = ["describe_pod", "is_ready", "latest_warning", "summarize"]
 
-Json = dict[str, Any]
+_UNINFORMATIVE_WAITING = ("ContainerCreating", "PodInitializing")
 
 
 def is_ready(pod: Json) -> bool:
@@ -27,7 +28,11 @@ def is_ready(pod: Json) -> bool:
 def describe_pod(pod: Json, warning: str) -> PodStatus:
     status = pod.get("status", {})
     ready = is_ready(pod)
-    reason = "" if ready else (_waiting_reason(status) or warning or _condition_message(status))
+    waiting = _waiting_reason(status)
+    # "ContainerCreating" says less than the warning behind it (e.g. FailedMount).
+    if waiting.startswith(_UNINFORMATIVE_WAITING) and warning:
+        waiting = ""
+    reason = "" if ready else (waiting or warning or _condition_message(status))
     return PodStatus(
         name=pod["metadata"]["name"], phase=status.get("phase") or "Unknown", ready=ready, reason=reason
     )
@@ -38,8 +43,7 @@ def latest_warning(events: Sequence[Json]) -> str:
     warnings = [event for event in events if event.get("type") == "Warning"]
     if not warnings:
         return ""
-    # RFC 3339 times in UTC sort as strings; the series counter breaks ties.
-    newest = max(warnings, key=lambda e: (_event_time(e), e.get("count") or 0))
+    newest = max(warnings, key=_event_time)
     return f"{newest.get('reason', 'Warning')}: {(newest.get('message') or '').strip()}"
 
 
@@ -49,17 +53,20 @@ def summarize(deployment: Json, pods: Sequence[PodStatus], volume_phase: str, vo
     available = status.get("availableReplicas") or 0
     if wanted == 0:
         return "paused (0 replicas)" if not pods else f"pausing: {len(pods)} pod(s) stopping"
-    if volume_phase != "Bound":
-        return f"volume {volume_phase}" + (f": {volume_warning}" if volume_warning else "")
     if failing := _failing_condition(status):
         return failing
     waiting = [pod for pod in pods if not pod.ready]
-    if available >= wanted and not waiting:
+    if available >= wanted and not waiting and volume_phase == "Bound":
         return f"available: {available}/{wanted} replicas ready"
-    if waiting:
-        first = waiting[0]
+    # A pod's own reason first: with WaitForFirstConsumer classes the volume stays Pending
+    # until a pod is scheduled, so "volume Pending" would hide "Insufficient nvidia.com/gpu".
+    explained = [pod for pod in waiting if pod.reason]
+    if explained or (waiting and volume_phase == "Bound"):
+        first = (explained or waiting)[0]
         detail = f": {first.reason}" if first.reason else ""
         return f"{len(waiting)} of {len(pods)} pod(s) not ready; {first.name} is {first.phase}{detail}"
+    if volume_phase != "Bound":
+        return f"volume {volume_phase}" + (f": {volume_warning}" if volume_warning else "")
     updated = status.get("updatedReplicas") or 0
     return f"rolling out: {updated}/{wanted} updated, {available} available"
 
@@ -91,5 +98,15 @@ def _condition_message(status: Json) -> str:
     return ""
 
 
-def _event_time(event: Json) -> str:
-    return str(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or "")
+def _event_time(event: Json) -> datetime:
+    """When an event last happened: repeated events (a series) move their last time on."""
+    moment = (
+        (event.get("series") or {}).get("lastObservedTime")
+        or event.get("lastTimestamp")
+        or event.get("eventTime")
+        or event.get("firstTimestamp")
+    )
+    try:
+        return datetime.fromisoformat(str(moment).replace("Z", "+00:00"))
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)

@@ -1,0 +1,94 @@
+"""How the kubernetes provisioner explains a server's state from the API's documents.
+
+The test cluster shows some of these for real (tests/kubernetes); the cases here are the
+ones it cannot produce: WaitForFirstConsumer volumes, mounts failing behind
+ContainerCreating, rollouts stuck on a quota, repeated events.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fedops.api.schemas import PodStatus
+from fedops_services.provisioners.kubernetes.status import describe_pod, latest_warning, summarize
+
+
+def _deployment(replicas: int = 1, available: int = 0, **status: Any) -> dict[str, Any]:
+    return {"spec": {"replicas": replicas}, "status": {"availableReplicas": available, **status}}
+
+
+def _pending(reason: str) -> PodStatus:
+    return PodStatus(name="server-abc", phase="Pending", ready=False, reason=reason)
+
+
+def test_a_pod_that_cannot_be_scheduled_is_named_before_a_volume_waiting_for_it() -> None:
+    # WaitForFirstConsumer: the claim stays Pending until a pod is scheduled.
+    reason = summarize(
+        _deployment(), [_pending("FailedScheduling: 0/3 nodes are available: 3 Insufficient nvidia.com/gpu")],
+        volume_phase="Pending", volume_warning="",
+    )  # fmt: skip
+
+    assert "Insufficient nvidia.com/gpu" in reason and "volume" not in reason
+
+
+def test_a_pending_volume_is_the_reason_when_no_pod_explains_more() -> None:
+    reason = summarize(
+        _deployment(), [_pending("")], volume_phase="Pending", volume_warning="ProvisioningFailed: no class"
+    )
+
+    assert reason == "volume Pending: ProvisioningFailed: no class"
+
+
+def test_a_quota_that_refuses_pods_is_reported() -> None:
+    failure = {"type": "ReplicaFailure", "status": "True", "message": "exceeded quota: gpu"}
+
+    reason = summarize(_deployment(conditions=[failure]), [], volume_phase="Bound", volume_warning="")
+
+    assert reason == "cannot create pods: exceeded quota: gpu"
+
+
+def test_available_paused_and_rolling_out() -> None:
+    ready = PodStatus(name="server-abc", phase="Running", ready=True)
+
+    assert summarize(_deployment(available=1), [ready], "Bound", "") == "available: 1/1 replicas ready"
+    assert summarize(_deployment(replicas=0), [], "Bound", "") == "paused (0 replicas)"
+    assert summarize(_deployment(replicas=2, available=1, updatedReplicas=1), [ready], "Bound", "") == (
+        "rolling out: 1/2 updated, 1 available"
+    )
+
+
+def test_container_creating_gives_way_to_the_warning_behind_it() -> None:
+    pod = {
+        "metadata": {"name": "server-abc"},
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [{"state": {"waiting": {"reason": "ContainerCreating"}}}],
+        },
+    }
+    image = {
+        "metadata": {"name": "server-abc"},
+        "status": {
+            "phase": "Pending",
+            "containerStatuses": [
+                {"state": {"waiting": {"reason": "ImagePullBackOff", "message": "not found"}}}
+            ],
+        },
+    }
+
+    assert describe_pod(pod, "FailedMount: secret fleet-tls not found").reason == (
+        "FailedMount: secret fleet-tls not found"
+    )
+    assert describe_pod(image, "Failed: pull").reason == "ImagePullBackOff: not found"
+
+
+def test_the_newest_warning_counts_repeats_of_a_series() -> None:
+    t = "2026-01-01T00:{}:00Z".format
+    events: list[dict[str, Any]] = [
+        {"type": "Warning", "reason": "FailedScheduling", "message": "old", "eventTime": t("00"),
+         "series": {"lastObservedTime": t("10")}},
+        {"type": "Warning", "reason": "FailedMount", "message": "newer first", "lastTimestamp": t("05")},
+        {"type": "Normal", "reason": "Scheduled", "message": "ignored", "lastTimestamp": t("20")},
+    ]  # fmt: skip
+
+    assert latest_warning(events) == "FailedScheduling: old"
+    assert latest_warning(events[2:]) == ""
