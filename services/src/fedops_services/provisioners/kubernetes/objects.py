@@ -19,6 +19,7 @@ from fedops_services.provisioners.base import ServerDeployment
 __all__ = [
     "COMPONENT",
     "CONTAINER",
+    "DATA_MOUNT",
     "INSTANCE_LABEL",
     "MANAGED_BY",
     "TASK_LABEL",
