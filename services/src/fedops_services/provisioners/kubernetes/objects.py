@@ -112,7 +112,7 @@ def server_objects(
 def config_map(deployment: ServerDeployment, settings: KubernetesSettings, namespace: str) -> dict[str, Any]:
     env = {
         **deployment.env,
-        "FEDOPS_FLEET_HOST": "0.0.0.0",
+        "FEDOPS_FLEET_HOST": "0.0.0.0",  # all of the pod's interfaces; the Service exposes the port
         "FEDOPS_FLEET_PORT": str(settings.fleet_port),
         "FLWR_HOME": f"{DATA_MOUNT}/flwr-home",
         "HOME": "/tmp",  # noqa: S108 - an emptyDir: the root filesystem is read-only

@@ -11,7 +11,6 @@ collector removes the Secret with its Deployment.
 from __future__ import annotations
 
 import contextlib
-import logging
 import re
 import threading
 from collections import defaultdict
@@ -26,8 +25,6 @@ from fedops_services.provisioners.kubernetes.api import Json, KubernetesApi
 from fedops_services.provisioners.kubernetes.status import describe_pod, is_ready, latest_warning, summarize
 
 __all__ = ["KubernetesProvisioner"]
-
-logger = logging.getLogger(__name__)
 
 # Deleted in this order: the Deployment first, so its pods stop using the volume.
 _KINDS = ("Deployment", "Service", "PersistentVolumeClaim", "ConfigMap")
