@@ -33,3 +33,21 @@ def bearer(token: str) -> dict[str, str]:
 def error_code(response: Any) -> str:
     code: str = response.json()["error"]["code"]
     return code
+
+
+def upload_image(api: TestClient, task_id: str, client: dict[str, Any], content: bytes, **fields: Any) -> Any:
+    """An XAI upload as the client; the hostile file name must never reach the store's paths."""
+    form = {
+        "round": "1",
+        "client_id": client["client_id"],
+        "class_label": "7",
+        "method": "gradcam",
+        "layer": "conv2",
+        **fields,
+    }
+    return api.post(
+        f"/api/v1/monitoring/tasks/{task_id}/artifacts",
+        data=form,
+        files={"file": ("../../etc/passwd.png", content, "image/png")},
+        headers=bearer(client["credential"]),
+    )

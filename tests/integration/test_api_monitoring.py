@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.integration.helpers import bearer, create_task, enroll, error_code
+from tests.integration.helpers import bearer, create_task, enroll, error_code, upload_image
 from tests.unit.test_errors_and_sniffing import png_bytes
 
 
@@ -105,30 +105,13 @@ def test_a_client_reports_only_for_itself(api: TestClient) -> None:
     assert response.status_code == 403
 
 
-def _upload(api: TestClient, task_id: str, client: dict[str, Any], content: bytes, **fields: Any) -> Any:
-    form = {
-        "round": "1",
-        "client_id": client["client_id"],
-        "class_label": "7",
-        "method": "gradcam",
-        "layer": "conv2",
-        **fields,
-    }
-    return api.post(
-        f"/api/v1/monitoring/tasks/{task_id}/artifacts",
-        data=form,
-        files={"file": ("../../etc/passwd.png", content, "image/png")},
-        headers=bearer(client["credential"]),
-    )
-
-
 def test_an_image_upload_is_stored_and_downloadable(api: TestClient) -> None:
     task = create_task(api)
     client = enroll(api, task["id"])
     image = png_bytes()
 
-    created = _upload(api, task["id"], client, image, artifact_id="a-1")
-    resent = _upload(api, task["id"], client, image, artifact_id="a-1")
+    created = upload_image(api, task["id"], client, image, artifact_id="a-1")
+    resent = upload_image(api, task["id"], client, image, artifact_id="a-1")
     listed = api.get(f"/api/v1/monitoring/tasks/{task['id']}/artifacts", params={"round": 1}).json()
     content = api.get(f"/api/v1/monitoring/artifacts/{created.json()['id']}/content")
 
@@ -145,7 +128,7 @@ def test_an_upload_that_is_not_an_image_is_refused_and_nothing_is_stored(api: Te
     task = create_task(api)
     client = enroll(api, task["id"])
 
-    response = _upload(api, task["id"], client, b"#!/bin/sh\necho pwned\n")
+    response = upload_image(api, task["id"], client, b"#!/bin/sh\necho pwned\n")
 
     assert response.status_code == 415 and error_code(response) == "unsupported_media_type"
     assert api.get(f"/api/v1/monitoring/tasks/{task['id']}/artifacts").json()["count"] == 0
@@ -159,6 +142,6 @@ def test_an_oversized_upload_is_refused(api: TestClient) -> None:
     services = api.app.state.services  # type: ignore[attr-defined]
     too_big = png_bytes() + b"\x00" * services.artifacts.max_bytes
 
-    response = _upload(api, task["id"], client, too_big)
+    response = upload_image(api, task["id"], client, too_big)
 
     assert response.status_code == 413 and error_code(response) == "payload_too_large"

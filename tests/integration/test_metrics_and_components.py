@@ -11,8 +11,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from fedops_services.app import create_app
 from fedops_services.config import Settings
 from tests.conftest import ADMIN_TOKEN
-from tests.integration.helpers import bearer, create_task, enroll
+from tests.integration.helpers import bearer, create_task, enroll, upload_image
 from tests.integration.test_api_monitoring import client_report
+from tests.unit.test_errors_and_sniffing import png_bytes
 
 
 def _samples(api: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -50,8 +51,12 @@ def test_metrics_count_tasks_clients_and_new_reports_only(api: TestClient) -> No
 @pytest.fixture
 def split(settings: Settings) -> Iterator[tuple[TestClient, TestClient]]:
     """A registry-only and a monitoring-only app on one database, as the Helm chart runs them."""
-    apps = [
-        create_app(settings.model_copy(update={"components": frozenset({component})}))
+    apps = [  # each with its own data directory, as two pods would have
+        create_app(
+            settings.model_copy(
+                update={"components": frozenset({component}), "data_dir": settings.data_dir / component}
+            )
+        )
         for component in ("registry", "monitoring")
     ]
     headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -81,3 +86,21 @@ def test_components_must_name_something_known() -> None:
         Settings(components="")
     with pytest.raises(ValueError, match="monitoring"):
         Settings(components="registry,billing")
+
+
+def test_monitoring_removes_the_files_of_tasks_the_registry_deleted(
+    split: tuple[TestClient, TestClient],
+) -> None:
+    registry, monitoring = split
+    tasks = [create_task(registry), create_task(registry, name="kept")]
+    for task in tasks:
+        client = enroll(registry, task["id"])
+        assert upload_image(monitoring, task["id"], client, png_bytes()).status_code == 201
+    services = monitoring.app.state.services  # type: ignore[attr-defined]
+    deleted, kept = tasks
+
+    assert registry.delete(f"/api/v1/tasks/{deleted['id']}").status_code == 204
+    assert services.artifacts.remove_orphans() == 1
+
+    assert sorted(path.name for path in services.settings.artifact_dir.iterdir()) == [kept["id"]]
+    assert monitoring.get(f"/api/v1/monitoring/tasks/{kept['id']}/artifacts").json()["count"] == 1

@@ -14,7 +14,7 @@ from fedops_services.api.errors import install_error_handlers
 from fedops_services.api.routes import clients, health, monitoring, servers, tasks
 from fedops_services.config import Settings
 from fedops_services.container import Services, build_services
-from fedops_services.registry.reconciler import Reconciler
+from fedops_services.periodic import Periodic
 
 __all__ = ["create_app"]
 
@@ -33,16 +33,27 @@ def create_app(
         # Blocking handlers (database I/O) run in this many threads; each holds at most one
         # pooled connection, so the two numbers are kept equal.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.db_pool_size
-        app.state.services = services or build_services(settings)
-        reconciler = Reconciler(app.state.services.servers, settings.reconcile_interval_seconds)
+        wired: Services = services or build_services(settings)
+        app.state.services = wired
+        loops = []
         if reconcile and "registry" in settings.components:
-            reconciler.start()
+            loops.append(
+                Periodic("reconcile", wired.servers.reconcile_all, settings.reconcile_interval_seconds)
+            )
+        if "monitoring" in settings.components:
+            # Tasks are deleted by the registry, which may not hold this process's files.
+            loops.append(
+                Periodic("artifact-sweep", wired.artifacts.remove_orphans, settings.artifact_sweep_seconds)
+            )
+        for loop in loops:
+            loop.start()
         try:
             yield
         finally:
-            reconciler.stop()
+            for loop in loops:
+                loop.stop()
             if owned:
-                app.state.services.close()
+                wired.close()
 
     app = FastAPI(
         title="fedops",

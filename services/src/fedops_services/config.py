@@ -119,6 +119,9 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="How long a task's client-manager poll answer is shared; 0 disables."
     )
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    artifact_sweep_seconds: float = Field(
+        default=300.0, gt=0, description="How often monitoring removes the XAI files of deleted tasks."
+    )
     db_pool_size: int = Field(
         default=10, ge=1, description="Database connections (and worker threads) per API process."
     )

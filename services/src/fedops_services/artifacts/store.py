@@ -25,6 +25,10 @@ class ArtifactStore(ABC):
     @abstractmethod
     def delete_prefix(self, prefix: str) -> None: ...
 
+    @abstractmethod
+    def top_prefixes(self) -> set[str]:
+        """The first key segments present (task ids)."""
+
 
 class FilesystemArtifactStore(ArtifactStore):
     def __init__(self, root: Path) -> None:
@@ -54,3 +58,6 @@ class FilesystemArtifactStore(ArtifactStore):
             for path in sorted(directory.rglob("*"), reverse=True):
                 path.rmdir() if path.is_dir() else path.unlink()
             directory.rmdir()
+
+    def top_prefixes(self) -> set[str]:
+        return {path.name for path in self.root.iterdir() if path.is_dir()}

@@ -7,11 +7,12 @@ import logging
 import re
 from dataclasses import dataclass
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import ArtifactPublic, ArtifactsPublic
 from fedops_services.artifacts import ArtifactStore, sniff_image_type
-from fedops_services.db.tables import ArtifactRow, utcnow
+from fedops_services.db.tables import ArtifactRow, TaskRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
 from fedops_services.registry.common import load_task
 from fedops_services.security import Principal, Role
@@ -44,6 +45,18 @@ class ArtifactService:
         self._sessions = sessions
         self._store = store
         self.max_bytes = max_bytes
+
+    def remove_orphans(self) -> int:
+        """Delete the stored files of tasks that no longer exist; returns how many tasks'."""
+        stored = self._store.top_prefixes()
+        if not stored:
+            return 0
+        with self._sessions() as session:
+            alive = set(session.scalars(select(TaskRow.id).where(TaskRow.id.in_(stored))))
+        for task_id in stored - alive:
+            logger.info("removing the XAI files of deleted task %s", task_id)
+            self._store.delete_prefix(task_id)
+        return len(stored - alive)
 
     def upload(
         self, principal: Principal, task_id: str, form: ArtifactUploadForm
