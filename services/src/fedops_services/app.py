@@ -38,7 +38,12 @@ def create_app(
         loops = []
         if reconcile and "registry" in settings.components:
             loops.append(
-                Periodic("reconcile", wired.servers.reconcile_all, settings.reconcile_interval_seconds)
+                Periodic(
+                    "reconcile",
+                    wired.servers.reconcile_all,
+                    settings.reconcile_interval_seconds,
+                    before_serving=True,
+                )
             )
         if "monitoring" in settings.components:
             # Tasks are deleted by the registry, which may not hold this process's files.

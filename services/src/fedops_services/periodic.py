@@ -1,7 +1,7 @@
-"""Background loops of a services process: run one action now, then every interval.
+"""Background loops of a services process: run one action every interval.
 
-The registry reconciles servers this way (once before serving: re-attach first); the
-monitoring component sweeps away XAI files of deleted tasks.
+The registry reconciles servers this way (once before serving as well: re-attach
+first); the monitoring component sweeps away XAI files of deleted tasks.
 """
 
 from __future__ import annotations
@@ -16,15 +16,24 @@ logger = logging.getLogger(__name__)
 
 
 class Periodic:
-    def __init__(self, name: str, action: Callable[[], object], interval_seconds: float) -> None:
+    def __init__(
+        self,
+        name: str,
+        action: Callable[[], object],
+        interval_seconds: float,
+        *,
+        before_serving: bool = False,
+    ) -> None:
         self._name = name
         self._action = action
         self._interval = interval_seconds
+        self._before_serving = before_serving  # one pass in start(), before requests are served
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name=f"fedops-{name}", daemon=True)
 
     def start(self) -> None:
-        self._pass()
+        if self._before_serving:
+            self._pass()
         self._thread.start()
 
     def stop(self) -> None:

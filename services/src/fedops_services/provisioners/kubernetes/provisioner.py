@@ -49,7 +49,8 @@ class KubernetesProvisioner(Provisioner):
         self.api.apply(wanted.service)
         # A claim's class and size are fixed once it exists (most classes cannot resize):
         # applied only to create it, so a changed setting never blocks existing servers.
-        if self.api.get("PersistentVolumeClaim", wanted.persistent_volume_claim["metadata"]["name"]) is None:
+        # (Within a reconcile pass the view answers; a claim deleted since is made next pass.)
+        if self._get("PersistentVolumeClaim", wanted.persistent_volume_claim["metadata"]["name"]) is None:
             self.api.apply(wanted.persistent_volume_claim)
         applied = self.api.apply(wanted.deployment)
         if deployment.secret_env:
