@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from fedops.api.schemas import TaskPublic
 from fedops_services.local_federation import LocalFederation, wait_for
 from tests.conftest import ADMIN_TOKEN
 from tests.support.processes import processes_with
@@ -20,6 +21,17 @@ def mnist_task(name: str, **changes: Any) -> dict[str, Any]:
     document: dict[str, Any] = yaml.safe_load((PROJECT / "task.yaml").read_text())
     document.update(name=name, **changes)
     return document
+
+
+def run_task(
+    federation: LocalFederation, spec: dict[str, Any], clients: int = 2, timeout: float = 300
+) -> tuple[TaskPublic, TaskPublic]:
+    """Create, provision, start ``clients`` edge clients and a run; the task and how it ended."""
+    task = federation.create_task(spec)
+    federation.provision(task.id)
+    federation.start_clients(task.id, PROJECT, clients)
+    federation.api.registry.start_run(task.id)
+    return task, federation.wait_until_ended(task.id, timeout=timeout)
 
 
 def start_federation(root: Path, **env: str) -> LocalFederation:

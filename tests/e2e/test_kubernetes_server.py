@@ -12,9 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import subprocess
 import sys
 import urllib.request
 from pathlib import Path
@@ -24,6 +21,7 @@ from fedops_services.local_federation import LocalFederation, wait_for
 from fedops_services.provisioners.kubernetes.objects import DATA_MOUNT, object_name
 from tests.e2e.conftest import PROJECT, mnist_task
 from tests.support.kube_cluster import KubeCluster
+from tests.support.processes import ManagedProcess
 
 
 def _get(cluster: KubeCluster, namespace: str, kind: str, name: str) -> dict[str, Any]:
@@ -72,7 +70,7 @@ def test_two_rounds_through_a_server_started_from_its_kubernetes_manifests(
         },
     )
     federation.env["FEDOPS_API_URL"] = federation.url  # where the server pod reaches the registry
-    server: subprocess.Popen[bytes] | None = None
+    server: ManagedProcess | None = None
     try:
         federation.start_api()
         task = federation.create_task(mnist_task("k8s-e2e", rounds=2))
@@ -94,14 +92,7 @@ def test_two_rounds_through_a_server_started_from_its_kubernetes_manifests(
         env |= {"FEDOPS_FLEET_HOST": "127.0.0.1", "FEDOPS_FLEET_PORT": str(node_port), "HOME": str(data)}
         command = [str(Path(sys.executable).with_name(container["command"][0])), *container["command"][1:]]
         command = [part.replace(DATA_MOUNT, str(data)) for part in command]
-        with (tmp_path / "server.log").open("ab") as log:
-            server = subprocess.Popen(
-                command,
-                env={**{k: v for k, v in os.environ.items() if not k.startswith("FEDOPS_")}, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        server = ManagedProcess(command, log_path=tmp_path / "server.log", env=env)
         probe = container["readinessProbe"]["httpGet"]
         assert probe["port"] == "fleet" and container["ports"][0]["name"] == "fleet"
         wait_for(lambda: _health(node_port, probe["path"]) or None, 60, "the readiness probe's endpoint")
@@ -115,10 +106,5 @@ def test_two_rounds_through_a_server_started_from_its_kubernetes_manifests(
         assert [r.round for r in rounds] == [1, 2] and all(r.server and r.server.accuracy for r in rounds)
     finally:
         if server is not None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait()
+            server.stop()
         federation.stop()

@@ -11,18 +11,13 @@ import pytest
 from fedops.api.schemas import ClientRoundReport
 from fedops.spec import STRATEGY_NAMES
 from fedops_services.local_federation import LocalFederation, wait_for
-from tests.e2e.conftest import PROJECT, mnist_task, start_federation
+from tests.e2e.conftest import PROJECT, mnist_task, run_task, start_federation
 
 pytestmark = pytest.mark.slow
 
 
 def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
-    task = federation.create_task(mnist_task("e2e-xai", rounds=2))
-    federation.provision(task.id)
-    federation.start_clients(task.id, PROJECT, 2)
-
-    federation.api.registry.start_run(task.id)
-    final = federation.wait_until_ended(task.id, timeout=300)
+    task, final = run_task(federation, mnist_task("e2e-xai", rounds=2))
 
     assert final.status == "finished", final.status_reason
     rounds = federation.api.monitoring.rounds(task.id).data
@@ -59,12 +54,7 @@ def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
 def test_fedprox_mu_reaches_the_clients(federation: LocalFederation) -> None:
     spec = mnist_task("e2e-fedprox", rounds=1, strategy={"name": "FedProx", "params": {"proximal_mu": 0.25}},
                       xai={"enabled": False})  # fmt: skip
-    task = federation.create_task(spec)
-    federation.provision(task.id)
-    federation.start_clients(task.id, PROJECT, 2)
-
-    federation.api.registry.start_run(task.id)
-    final = federation.wait_until_ended(task.id, timeout=300)
+    task, final = run_task(federation, spec)
 
     assert final.status == "finished", final.status_reason
     wait_for(
@@ -92,12 +82,7 @@ def test_every_strategy_completes_a_round(shared_federation: LocalFederation, st
     spec = mnist_task(f"matrix-{strategy.lower()}", rounds=1, strategy={"name": strategy, "params": params},
                       clients={"min_available": 3, "min_train": 3, "min_evaluate": 3},
                       xai={"enabled": False})  # fmt: skip
-    task = shared_federation.create_task(spec)
-    shared_federation.provision(task.id)
-    shared_federation.start_clients(task.id, PROJECT, 3)
-
-    shared_federation.api.registry.start_run(task.id)
-    final = shared_federation.wait_until_ended(task.id, timeout=300)
+    task, final = run_task(shared_federation, spec, clients=3)
 
     assert final.status == "finished", final.status_reason
     rounds = shared_federation.api.monitoring.rounds(task.id).data

@@ -127,6 +127,15 @@ def _wait_available(api: TestClient, task_id: str, replicas: int = 1) -> dict[st
     return _status(api, task_id)
 
 
+def _provisioned(api: TestClient) -> tuple[dict[str, Any], str]:
+    """A task whose server is up; returns it and its server URL."""
+    task = create_task(api)
+    url = f"/api/v1/tasks/{task['id']}/server"
+    api.post(url)
+    _wait_available(api, task["id"])
+    return task, url
+
+
 def test_provision_reaches_ready_and_the_poll_says_so(backend_api: tuple[TestClient, Backend]) -> None:
     api, backend = backend_api
     task = create_task(api)
@@ -150,9 +159,7 @@ def test_provision_reaches_ready_and_the_poll_says_so(backend_api: tuple[TestCli
 
 def test_pause_stops_the_server_and_resume_starts_it(backend_api: tuple[TestClient, Backend]) -> None:
     api, backend = backend_api
-    task = create_task(api)
-    api.post(f"/api/v1/tasks/{task['id']}/server")
-    _wait_available(api, task["id"])
+    task, _ = _provisioned(api)
     first = backend.instances(task["id"])
 
     paused = api.post(f"/api/v1/tasks/{task['id']}/server/pause").json()
@@ -169,10 +176,7 @@ def test_pause_stops_the_server_and_resume_starts_it(backend_api: tuple[TestClie
 
 def test_changing_resources_rolls_out_a_new_server(backend_api: tuple[TestClient, Backend]) -> None:
     api, backend = backend_api
-    task = create_task(api)
-    url = f"/api/v1/tasks/{task['id']}/server"
-    api.post(url)
-    _wait_available(api, task["id"])
+    task, url = _provisioned(api)
     first = backend.instances(task["id"])
 
     bad_gpu = api.patch(url, json={"gpu": "0.5"})
@@ -190,10 +194,7 @@ def test_changing_resources_rolls_out_a_new_server(backend_api: tuple[TestClient
 
 def test_replicas_scale_where_the_backend_can(backend_api: tuple[TestClient, Backend]) -> None:
     api, backend = backend_api
-    task = create_task(api)
-    url = f"/api/v1/tasks/{task['id']}/server"
-    api.post(url)
-    _wait_available(api, task["id"])
+    task, url = _provisioned(api)
 
     two = api.patch(url, json={"replicas": 2})
 
@@ -227,9 +228,7 @@ def test_runs_start_only_on_a_ready_server(backend_api: tuple[TestClient, Backen
 
 def test_delete_leaves_nothing_behind(backend_api: tuple[TestClient, Backend]) -> None:
     api, backend = backend_api
-    task = create_task(api)
-    api.post(f"/api/v1/tasks/{task['id']}/server")
-    _wait_available(api, task["id"])
+    task, _ = _provisioned(api)
     assert backend.leftovers(task["id"])
 
     deleted = api.delete(f"/api/v1/tasks/{task['id']}/server")
@@ -242,9 +241,7 @@ def test_delete_leaves_nothing_behind(backend_api: tuple[TestClient, Backend]) -
 
 def test_deleting_a_task_removes_its_server(backend_api: tuple[TestClient, Backend]) -> None:
     api, backend = backend_api
-    task = create_task(api)
-    api.post(f"/api/v1/tasks/{task['id']}/server")
-    _wait_available(api, task["id"])
+    task, _ = _provisioned(api)
 
     assert api.delete(f"/api/v1/tasks/{task['id']}").status_code == 204
     wait_until(lambda: not backend.leftovers(task["id"]), timeout=60, what="nothing left of the server")

@@ -234,15 +234,12 @@ def pod_annotations(cluster: KubeCluster, namespace: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def release_namespace(kube_cluster: KubeCluster) -> Iterator[str]:
+def release_namespace(kube_cluster: KubeCluster, kube_namespace: str) -> Iterator[str]:
     # The namespace outlives `helm uninstall` in the test; the kept Secret and PVCs go with it.
-    name = f"chart-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-    kube_cluster.create_namespace(name)
     try:
-        yield name
+        yield kube_namespace
     finally:
-        kube_cluster.helm("uninstall", "fedops", "-n", name, "--wait", check=False, timeout=120)
-        kube_cluster.delete_namespace(name, wait=False)
+        kube_cluster.helm("uninstall", "fedops", "-n", kube_namespace, "--wait", check=False, timeout=120)
 
 
 def test_install_test_upgrade_uninstall(kube_cluster: KubeCluster, release_namespace: str) -> None:
