@@ -29,13 +29,13 @@ from types import TracebackType
 from typing import Any, Self
 
 from tests.support.ports import free_port
+from tests.support.processes import ManagedProcess
 
 __all__ = ["KubeCluster", "KubeClusterError", "KubeCommandError", "kube_bin_dir"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "scripts" / "k8s" / "build.sh"
 BUILD_TIMEOUT = 40 * 60.0
-STOP_GRACE = 10.0
 SEED_VOLUMES = 60
 NODE_NAME = "fake-gpu-0"
 # What every (fake) container has written, served by kwok through the pods/log API.
@@ -93,41 +93,23 @@ def kube_bin_dir() -> Path:
     return bin_dir
 
 
-class _Component:
-    def __init__(self, name: str, command: list[str], log_path: Path) -> None:
-        self.name = name
-        self.log_path = log_path
-        with log_path.open("ab") as log:
-            self.process: subprocess.Popen[bytes] = subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+class _Component(ManagedProcess):
+    """One control-plane process: its own process group, its log in a file."""
 
-    def alive(self) -> bool:
-        return self.process.poll() is None
+    def __init__(self, name: str, command: list[str], log_path: Path) -> None:
+        super().__init__(command, log_path=log_path)
+        self.name = name
 
     def log_tail(self, lines: int = 30) -> str:
         """The log's last lines, after its error lines (a usage error prints them first)."""
         try:
-            text = self.log_path.read_text(errors="replace").splitlines()
+            text = self.output().splitlines()
         except OSError:
             return ""
         tail = text[-lines:]
         errors = [line for line in text if line.startswith("Error:") or '"command failed"' in line]
         errors = [line for line in errors[-5:] if line not in tail]
         return "\n".join([*errors, "...", *tail] if errors else tail)
-
-    def stop(self) -> None:
-        if self.alive():
-            _kill_group(self.process, signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout=STOP_GRACE)
-        # Also catches anything left in the group once the leader is gone.
-        _kill_group(self.process, signal.SIGKILL)
-        self.process.wait(timeout=STOP_GRACE)
 
 
 class KubeCluster:
