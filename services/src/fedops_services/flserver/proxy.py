@@ -1,43 +1,101 @@
-"""The only door edge machines get: Flower's fleet API and health, nothing else.
+"""The only door edge machines get: Flower's Fleet API and health, nothing else.
 
 The SuperLink serves its Fleet, Control and Runtime APIs on one port, and the Control
 API has no authentication in open-source Flower (anyone reaching it could start a run,
 i.e. run code on the server). So the SuperLink listens on loopback only, and this proxy
-forwards ``/v1/fleet/*`` and ``/health`` from the public fleet port; every other path is
-refused.
+forwards exactly the routes of Flower's Fleet router and its health route, with the
+methods they take, read from the installed flwr package (a Flower upgrade that adds or
+renames a fleet route changes the list with it, never by hand).
+
+A path is matched on its canonical form: the raw request target is percent-decoded,
+backslashes read as slashes, dot segments and doubled slashes resolved. Anything that
+this normalisation changes is refused outright, not "cleaned up": ``/v1/fleet/../x``,
+``%2e%2e``, ``%2F``, ``//`` never reach the SuperLink, whose HTTP client (or any hop
+after it) might resolve them differently from us. What is forwarded is the canonical
+path from the table, never the bytes the client sent.
 """
 
 from __future__ import annotations
 
+import functools
+import posixpath
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import unquote
 
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
-__all__ = ["ALLOWED_PREFIXES", "fleet_proxy"]
+__all__ = ["canonical_path", "fleet_proxy", "fleet_routes"]
 
-ALLOWED_PREFIXES = ("/v1/fleet/",)
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"}
+
+
+@functools.cache
+def fleet_routes() -> Mapping[str, frozenset[str]]:
+    """Path -> methods of every route of Flower's Fleet API and of its health check."""
+    from fastapi.routing import APIRoute
+    from flwr.supercore.routers.health.router import router as health_router
+    from flwr.superlink.routers.fleet.router import router as fleet_router
+
+    table: dict[str, set[str]] = {}
+    for route in [*fleet_router.routes, *health_router.routes]:
+        if isinstance(route, APIRoute):  # path parameters would need a matcher; Flower has none
+            if "{" in route.path:
+                raise RuntimeError(f"unexpected parametrised Flower route {route.path}")
+            table.setdefault(route.path, set()).update(route.methods or ())
+    if not any(path.startswith("/v1/fleet/") for path in table) or "/health" not in table:
+        raise RuntimeError("Flower's fleet route table was not found: is flwr the pinned version?")
+    return {path: frozenset(methods) for path, methods in table.items()}
+
+
+def canonical_path(raw: bytes) -> str | None:
+    """The route ``raw`` (a request target's path, as sent) names, or None if it must be refused.
+
+    Refused: anything that is not plain ASCII, or that percent-decoding or normalisation
+    would change, or that is not exactly one of Flower's fleet routes.
+    """
+    try:
+        text = raw.decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    decoded = unquote(text, errors="replace")  # an undecodable escape turns into U+FFFD: refused
+    normalised = posixpath.normpath(decoded.replace("\\", "/"))
+    if normalised.startswith("//"):  # POSIX keeps a leading "//"; a URL path must not
+        return None
+    if not (text == decoded == normalised):
+        return None
+    return normalised if normalised in fleet_routes() else None
 
 
 def fleet_proxy(upstream: str, *, ca: Path | None = None) -> Starlette:
     """Forward the fleet API to ``upstream`` (the SuperLink; verified against ``ca`` over TLS)."""
+    routes = fleet_routes()
     verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(ca)) if ca else True
     client = httpx.AsyncClient(base_url=upstream, timeout=httpx.Timeout(300.0, connect=5.0), verify=verify)
+    base = httpx.URL(upstream)
 
     async def forward(request: Request) -> Response:
-        path = request.url.path
-        if not (path == "/health" or path.startswith(ALLOWED_PREFIXES)):
+        # raw_path is what the client sent (uvicorn's ``path`` is already percent-decoded).
+        path = canonical_path(request.scope.get("raw_path") or request.scope["path"].encode())
+        if path is None:
             return PlainTextResponse("not found", status_code=404)
+        if request.method not in routes[path]:
+            allowed = ", ".join(sorted(routes[path]))
+            return PlainTextResponse("method not allowed", status_code=405, headers={"Allow": allowed})
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
+        # The URL is built from the canonical path alone: no query string (no fleet route
+        # reads one) and nothing httpx could re-interpret.
         upstream_request = client.build_request(
-            request.method, path, params=request.query_params, headers=headers, content=await request.body()
+            request.method,
+            base.copy_with(raw_path=path.encode()),
+            headers=headers,
+            content=await request.body(),
         )
         try:
             reply = await client.send(upstream_request, stream=True)
@@ -54,10 +112,20 @@ def fleet_proxy(upstream: str, *, ca: Path | None = None) -> Starlette:
         kept = {k: v for k, v in reply.headers.items() if k.lower() not in _HOP_BY_HOP}
         return StreamingResponse(body(), status_code=reply.status_code, headers=kept)
 
+    async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+        # Every request lands here, whatever its path or method: no router in front that
+        # could match (or normalise) differently from canonical_path.
+        if scope["type"] != "http":  # websockets: Flower's fleet API has none
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        response = await forward(Request(scope, receive))
+        await response(scope, receive, send)
+
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         yield
         await client.aclose()
 
-    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-    return Starlette(routes=[Route("/{path:path}", forward, methods=methods)], lifespan=lifespan)
+    app = Starlette(lifespan=lifespan)
+    app.router.default = endpoint  # Starlette calls the router's default for unmatched requests
+    return app
