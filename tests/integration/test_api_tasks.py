@@ -47,6 +47,7 @@ def test_create_get_update_makes_revisions(api: TestClient) -> None:
         ({"resources": {"gpu": "0.5"}}, "resources.gpu"),
         ({"rounds": -1}, "rounds"),
         ({"name": "Not_A_Label"}, "name"),
+        ({"resources": {"replicas": 2}}, "resources.replicas"),  # two SuperLinks, one volume
     ],
 )
 def test_invalid_specs_are_refused_whole(api: TestClient, change: dict[str, Any], field: str) -> None:

@@ -129,7 +129,7 @@ def test_server_commands(embedded: FedopsStack, tmp_path: Path) -> None:
     fedops(embedded, "server", "delete", task_id)
 
     assert paused["replicas"] == 0 and resumed["paused"] is False
-    assert refused.returncode == 1 and "kubernetes provisioner" in refused.stderr
+    assert refused.returncode == 1 and "replicas: a server runs at most 1 replica" in refused.stderr
     assert scaled["resources"]["memory"] == "1Gi"
     assert "[supervisor]" in logs.stdout
     assert token["token"].startswith("fedops_enr_") and clients["count"] == 0

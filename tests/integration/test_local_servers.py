@@ -13,6 +13,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from fedops_services.app import create_app
+from fedops_services.config import Settings
+from fedops_services.local_federation import kill_supervisors
+from tests.conftest import ADMIN_TOKEN
 from tests.integration.helpers import create_task
 from tests.support.processes import wait_until
 
@@ -61,3 +65,30 @@ def test_a_crashed_server_is_restarted(api: TestClient) -> None:
     wait_until(lambda: _server_pid(api, task["id"]) not in (None, first_pid), timeout=30, what="restart")
     status = _wait_ready(api, task["id"])
     assert "restarted 1 time" in status["reason"]
+
+
+# A server that says why it fails, then exits non-zero (as fedops-server does when its
+# SuperLink dies). No braces but the placeholder: the template is formatted.
+FAILING_SERVER = (
+    "{python} -c \"import sys; print('starting'); print('SuperLink exited with code 3'); sys.exit(4)\""
+)
+
+
+def test_the_status_says_why_a_server_is_not_up(settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"server_command": FAILING_SERVER}))
+    try:
+        with TestClient(app, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}) as api:
+            task = create_task(api)
+            api.post(f"/api/v1/tasks/{task['id']}/server")
+
+            wait_until(
+                lambda: "exited with code 4" in _status(api, task["id"])["reason"],
+                timeout=30,
+                what="the exit in the status",
+            )
+            status = _status(api, task["id"])
+    finally:
+        kill_supervisors(settings.servers_dir)
+
+    assert status["ready_replicas"] == 0
+    assert "the FL server process exited with code 4: SuperLink exited with code 3" in status["reason"]

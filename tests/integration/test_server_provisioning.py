@@ -8,6 +8,7 @@ API: which server instance runs now, and what is left after a delete.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from fedops_services.app import create_app
 from fedops_services.config import KubernetesSettings, Settings
 from fedops_services.local_federation import kill_supervisors
 from fedops_services.provisioners import ServerDeployment
+from fedops_services.provisioners.kubernetes.objects import object_name
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.helpers import bearer, create_task, enroll, error_code
 from tests.support.kube_cluster import POD_LOG_LINES, KubeCluster
@@ -39,6 +41,12 @@ class Backend(Protocol):
 
     def leftovers(self, task_id: str) -> list[str]:
         """Whatever the backend still holds for the task."""
+
+    def token(self, task_id: str) -> str | None:
+        """The server token the backend holds for the task's server, if any."""
+
+    def lose_token(self, task_id: str) -> None:
+        """Lose the server's token as an operator's mistake would."""
 
 
 class LocalBackend:
@@ -58,6 +66,17 @@ class LocalBackend:
     def leftovers(self, task_id: str) -> list[str]:
         task_dir = self.servers_dir / task_id
         return [str(task_dir)] if task_dir.exists() else []
+
+    def token(self, task_id: str) -> str | None:
+        try:
+            document = json.loads((self.servers_dir / task_id / "deployment.json").read_text())
+        except (OSError, ValueError):
+            return None
+        token = document.get("secret_env", {}).get("FEDOPS_SERVER_TOKEN")
+        return token if isinstance(token, str) else None
+
+    def lose_token(self, task_id: str) -> None:
+        (self.servers_dir / task_id / "deployment.json").unlink()
 
 
 class KubernetesBackend:
@@ -86,6 +105,24 @@ class KubernetesBackend:
     def leftovers(self, task_id: str) -> list[str]:
         kinds = "deployments,replicasets,pods,services,persistentvolumeclaims,configmaps,secrets"
         return [f"{item['kind']}/{item['metadata']['name']}" for item in self._objects(kinds, task_id)]
+
+    def token(self, task_id: str) -> str | None:
+        deployments = self._objects("deployments", task_id)
+        if not deployments:
+            return None
+        secret_name = deployments[0]["metadata"]["annotations"]["fedops.io/token-secret"]
+        secrets = [
+            item for item in self._objects("secrets", task_id) if item["metadata"]["name"] == secret_name
+        ]
+        if not secrets:
+            return None
+        return base64.b64decode(secrets[0]["data"]["FEDOPS_SERVER_TOKEN"]).decode()
+
+    def lose_token(self, task_id: str) -> None:
+        # Deleting the Deployment by hand: the garbage collector takes its token Secret along.
+        self.cluster.kubectl(
+            "delete", "deployment", object_name(task_id), "-n", self.namespace, "--wait=false"
+        )
 
 
 @pytest.fixture(params=["local", "kubernetes"])
@@ -192,22 +229,36 @@ def test_changing_resources_rolls_out_a_new_server(backend_api: tuple[TestClient
     _wait_available(api, task["id"])
 
 
-def test_replicas_scale_where_the_backend_can(backend_api: tuple[TestClient, Backend]) -> None:
+def test_a_server_has_at_most_one_replica_on_every_backend(backend_api: tuple[TestClient, Backend]) -> None:
     api, backend = backend_api
     task, url = _provisioned(api)
 
     two = api.patch(url, json={"replicas": 2})
 
-    if backend.name == "local":  # one process per task, and the refusal changes nothing
-        assert two.status_code == 422 and error_code(two) == "unsupported_by_provisioner"
-        assert len(api.get(f"/api/v1/tasks/{task['id']}/revisions").json()["data"]) == 1
-        return
-    assert two.status_code == 200 and two.json()["replicas"] == 2
-    _wait_available(api, task["id"], replicas=2)
-    assert len(backend.instances(task["id"])) == 2
-    assert api.patch(url, json={"replicas": 1}).status_code == 200
-    wait_until(lambda: len(backend.instances(task["id"])) == 1, timeout=30, what="scale down to 1")
-    _wait_available(api, task["id"], replicas=1)
+    # Two SuperLinks would share one state file and one ReadWriteOnce volume: refused as a
+    # field error, and the refusal changes nothing.
+    assert two.status_code == 422 and error_code(two) == "validation_error"
+    (detail,) = two.json()["error"]["details"]
+    assert detail["field"] == "replicas" and "at most 1" in detail["message"] and "cpu" in detail["message"]
+    assert len(api.get(f"/api/v1/tasks/{task['id']}/revisions").json()["data"]) == 1
+    assert len(backend.instances(task["id"])) == 1
+
+
+def test_a_lost_server_token_is_reissued_by_the_reconciler(backend_api: tuple[TestClient, Backend]) -> None:
+    api, backend = backend_api
+    task, _ = _provisioned(api)
+    old = backend.token(task["id"])
+    assert old is not None and api.get(f"/api/v1/tasks/{task['id']}", headers=bearer(old)).status_code == 200
+
+    backend.lose_token(task["id"])
+
+    wait_until(lambda: backend.token(task["id"]) not in (None, old), timeout=60, what="a new server token")
+    new = backend.token(task["id"])
+    assert new is not None and new.startswith("fedops_srv_")
+    _wait_available(api, task["id"])
+    # Its hash replaced the old one: the new token is the server's credential, the old one is dead.
+    assert api.get(f"/api/v1/tasks/{task['id']}", headers=bearer(new)).status_code == 200
+    assert api.get(f"/api/v1/tasks/{task['id']}", headers=bearer(old)).status_code == 401
 
 
 def test_runs_start_only_on_a_ready_server(backend_api: tuple[TestClient, Backend]) -> None:

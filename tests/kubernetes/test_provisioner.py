@@ -12,7 +12,12 @@ import pytest
 
 from fedops.spec.task import ResourcesSpec
 from fedops_services.config import KubernetesSettings
-from fedops_services.provisioners import ObservedServer, ProvisionerError, ServerDeployment
+from fedops_services.provisioners import (
+    CredentialsMissingError,
+    ObservedServer,
+    ProvisionerError,
+    ServerDeployment,
+)
 from fedops_services.provisioners.kubernetes import KubernetesProvisioner
 from tests.support.kube_cluster import POD_LOG_LINES, KubeCluster
 from tests.support.ports import free_port
@@ -137,10 +142,11 @@ def test_lifecycle_scale_rollout_pause_resume_and_delete(
     provisioner.apply(_deployment(token=None))  # a registry restart re-applies: nothing changes
     assert _get(kube_cluster, kube_namespace, "deployment")["metadata"]["generation"] == generation
 
-    provisioner.apply(_deployment(replicas=2, token=None))
-    assert _wait_available(provisioner, 2).replicas == 2
-    provisioner.apply(_deployment(replicas=1, token=None))
-    wait_until(lambda: provisioner.observe(TASK).replicas == 1, timeout=30, what="scale back to 1")
+    # Two SuperLinks on one state file and one ReadWriteOnce volume cannot work: refused.
+    with pytest.raises(ProvisionerError, match="at most 1 replica") as refused:
+        provisioner.apply(_deployment(replicas=2, token=None))
+    assert refused.value.unsupported
+    assert _get(kube_cluster, kube_namespace, "deployment")["spec"]["replicas"] == 1
 
     provisioner.apply(_deployment(cpu="2", memory="4Gi", token=None))  # a rollout
     wait_until(
@@ -239,11 +245,23 @@ def test_kubernetes_errors_become_messages_a_person_can_act_on(
     assert listed.stdout.strip() == ""
 
 
-def test_a_deployment_without_its_token_cannot_be_recreated_silently(
-    provisioner: KubernetesProvisioner,
+def test_a_deployment_without_its_token_asks_for_a_new_one_and_changes_nothing(
+    provisioner: KubernetesProvisioner, kube_cluster: KubeCluster, kube_namespace: str
 ) -> None:
-    with pytest.raises(ProvisionerError, match="provision it again"):
+    with pytest.raises(CredentialsMissingError, match="token Secret"):
         provisioner.apply(_deployment(token=None))
+
+    listed = kube_cluster.kubectl(
+        "get",
+        "all,configmaps,secrets,pvc",
+        "-n",
+        kube_namespace,
+        "-l",
+        f"fedops.io/task-id={TASK}",
+        "-o",
+        "name",
+    )
+    assert listed.stdout.strip() == ""
 
 
 def test_service_type_storage_class_and_service_account_follow_the_settings(

@@ -92,3 +92,33 @@ def test_the_newest_warning_counts_repeats_of_a_series() -> None:
 
     assert latest_warning(events) == "FailedScheduling: old"
     assert latest_warning(events[2:]) == ""
+
+
+def test_a_crash_looping_server_says_how_it_exited_and_its_last_log_line() -> None:
+    pod = {
+        "metadata": {"name": "server-abc"},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 20s"}},
+                    "lastState": {
+                        "terminated": {
+                            "exitCode": 1,
+                            "reason": "Error",
+                            "message": "INFO starting\nERROR SuperLink exited with code 3; stopping\n",
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+    described = describe_pod(pod, warning="BackOff: Back-off restarting failed container")
+
+    assert described.reason == (
+        "CrashLoopBackOff: back-off 20s; "
+        "the FL server exited with code 1: ERROR SuperLink exited with code 3; stopping"
+    )
+    reason = summarize(_deployment(), [described], volume_phase="Bound", volume_warning="")
+    assert "exited with code 1: ERROR SuperLink exited with code 3" in reason

@@ -112,3 +112,12 @@ def test_every_accepted_parameter_is_a_real_constructor_keyword(strategy: str) -
     params = {name: p.default if not p.required else 0.1 for name, p in accepted.items()}
     spec = TaskSpec.model_validate({"name": "t", "strategy": {"name": strategy, "params": params}})
     assert set(spec.strategy.params) == set(accepted)
+
+
+@pytest.mark.parametrize("replicas", [2, 16])
+def test_more_than_one_replica_is_refused_with_the_reason(replicas: int) -> None:
+    errors = _errors({"name": "mnist", "resources": {"replicas": replicas}})
+
+    message = errors["resources.replicas"]
+    assert "at most 1 replica" in message and "ReadWriteOnce" in message and "cpu, memory and gpu" in message
+    assert TaskSpec.model_validate({"name": "mnist", "resources": {"replicas": 0}}).resources.replicas == 0

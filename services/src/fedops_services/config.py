@@ -112,6 +112,14 @@ class Settings(BaseSettings):
     supernode_auth: bool = Field(
         default=False, description="Only enrolled clients' keys may connect to FL servers (needs TLS)."
     )
+    round_timeout_seconds: float = Field(
+        default=300.0, gt=0, description="How long an FL server's round waits for replies (passed to it)."
+    )
+    wait_for_clients_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="How long an FL server's run waits for its first client (passed to it).",
+    )
     heartbeat_interval_seconds: float = Field(default=6.0, gt=0)
     heartbeat_timeout_seconds: float = Field(default=30.0, gt=0)
     reconcile_interval_seconds: float = Field(default=2.0, gt=0)

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from fedops.spec import TaskSpec
-from fedops.spec.task import ResourcesSpec
+from fedops.spec.task import Replicas, ResourcesSpec
 
 __all__ = [
     "ArtifactPublic",
@@ -147,7 +147,7 @@ class ServerStatus(_Wire):
 class ScaleRequest(_Wire):
     """Change replicas and/or resources; omitted fields keep their value."""
 
-    replicas: int | None = Field(default=None, ge=0, le=16)
+    replicas: Replicas | None = Field(default=None, description="0 (paused) or 1.")
     cpu: str | None = None
     memory: str | None = None
     gpu: int | str | None = None

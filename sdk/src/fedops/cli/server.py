@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
 from fedops.api.schemas import ScaleRequest, ServerStatus
 from fedops.cli.context import calling
-from fedops.cli.output import emit
+from fedops.cli.output import emit, fail
 
 app = typer.Typer(help="Provision and operate a task's FL server.", no_args_is_help=True)
 
@@ -52,7 +53,11 @@ def scale(
     as_json: JsonOption = False,
 ) -> None:
     """Change replicas and/or resources (a new spec revision, rolled out)."""
-    request = ScaleRequest(replicas=replicas, cpu=cpu, memory=memory, gpu=gpu)
+    try:
+        request = ScaleRequest(replicas=replicas, cpu=cpu, memory=memory, gpu=gpu)
+    except ValidationError as exc:  # e.g. --replicas 2: the same sentence the API would give
+        problems = "; ".join(f"{e['loc'][0]}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors())
+        raise fail(problems, code="validation_error", as_json=as_json) from None
     result = calling(ctx, as_json, lambda c: c.registry.scale_server(task_id, request))
     emit(result, as_json=as_json, text=_summary(result))
 

@@ -10,17 +10,27 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core.core_schema import ValidationInfo
 
 from fedops.spec.quantities import normalize_bytes, normalize_cpu, parse_whole_count
 from fedops.spec.strategies import StrategyName, check_strategy_params
 
 __all__ = [
+    "MAX_REPLICAS",
     "NAME_MAX_LENGTH",
     "ClientsSpec",
     "DatasetSpec",
     "ModelSpec",
+    "Replicas",
     "ResourcesSpec",
     "StrategySpec",
     "TaskSpec",
@@ -150,6 +160,30 @@ class XaiSpec(_Section):
         return value
 
 
+# One server is one SuperLink keeping its state in one file on one ReadWriteOnce volume:
+# a second replica would share (and corrupt) both. Until a real multi-replica mode exists,
+# 0 (paused) or 1; a server grows vertically (cpu, memory, gpu).
+MAX_REPLICAS = 1
+
+
+def _one_replica(value: int) -> int:
+    if value > MAX_REPLICAS:
+        raise ValueError(
+            f"a server runs at most {MAX_REPLICAS} replica (0 pauses it), not {value}: two would share "
+            "one SuperLink state file and one ReadWriteOnce volume; scale it vertically with cpu, "
+            "memory and gpu instead"
+        )
+    return value
+
+
+Replicas = Annotated[
+    int,
+    # ``maximum`` in the schema, a sentence in the error (``le`` would only say "<= 1").
+    Field(ge=0, json_schema_extra={"maximum": MAX_REPLICAS}),
+    AfterValidator(_one_replica),
+]
+
+
 def _gpu_count(value: object) -> int:
     return parse_whole_count(value, what="gpu")
 
@@ -161,7 +195,7 @@ class ResourcesSpec(_Section):
     memory: Annotated[str, BeforeValidator(lambda v: normalize_bytes(v, what="memory"))] = "2Gi"
     gpu: Annotated[int, BeforeValidator(_gpu_count)] = 0
     storage: Annotated[str, BeforeValidator(lambda v: normalize_bytes(v, what="storage"))] = "1Gi"
-    replicas: int = Field(default=1, ge=0, le=16)
+    replicas: Replicas = Field(default=1, description="0 (paused) or 1; more is refused.")
 
 
 class TaskSpec(_Section):

@@ -1,9 +1,22 @@
 """Provisioners: how a task's FL server comes to run (local processes or Kubernetes)."""
 
 from fedops_services.config import Settings
-from fedops_services.provisioners.base import ObservedServer, Provisioner, ProvisionerError, ServerDeployment
+from fedops_services.provisioners.base import (
+    CredentialsMissingError,
+    ObservedServer,
+    Provisioner,
+    ProvisionerError,
+    ServerDeployment,
+)
 
-__all__ = ["ObservedServer", "Provisioner", "ProvisionerError", "ServerDeployment", "make_provisioner"]
+__all__ = [
+    "CredentialsMissingError",
+    "ObservedServer",
+    "Provisioner",
+    "ProvisionerError",
+    "ServerDeployment",
+    "make_provisioner",
+]
 
 
 def make_provisioner(settings: Settings) -> Provisioner:

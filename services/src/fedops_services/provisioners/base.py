@@ -17,7 +17,14 @@ from datetime import datetime
 from fedops.api.schemas import PodStatus
 from fedops.spec.task import ResourcesSpec
 
-__all__ = ["ObservedServer", "Provisioner", "ProvisionerError", "ServerDeployment"]
+__all__ = [
+    "CredentialsMissingError",
+    "ObservedServer",
+    "Provisioner",
+    "ProvisionerError",
+    "ServerDeployment",
+    "require_single_replica",
+]
 
 
 @dataclass(frozen=True)
@@ -60,12 +67,32 @@ class ProvisionerError(Exception):
         self.unsupported = unsupported
 
 
+class CredentialsMissingError(ProvisionerError):
+    """``apply`` without credentials found none kept by the backend (a Deployment deleted by
+    hand took its token Secret along; a local deployment file was lost). The registry keeps
+    only a hash of the token, so it issues a new one and applies again."""
+
+
+def require_single_replica(deployment: ServerDeployment) -> None:
+    """A server is one SuperLink with one state file on one ReadWriteOnce volume: a second
+    replica would share (and corrupt) both, so 0 (paused) or 1 it is, on every backend."""
+    if deployment.replicas not in (0, 1):
+        raise ProvisionerError(
+            f"a server runs at most 1 replica (0 pauses it), not {deployment.replicas}: scale it "
+            "vertically with cpu, memory and gpu",
+            unsupported=True,
+        )
+
+
 class Provisioner(ABC):
     name: str
 
     @abstractmethod
     def apply(self, deployment: ServerDeployment) -> None:
-        """Create or update the task's server to match ``deployment``; safe to repeat."""
+        """Create or update the task's server to match ``deployment``; safe to repeat.
+
+        Raises ``CredentialsMissingError`` (before changing anything) when ``deployment`` has no
+        ``secret_env`` and the backend has lost the one given before."""
 
     @abstractmethod
     def observe(self, task_id: str) -> ObservedServer:

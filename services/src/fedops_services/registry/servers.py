@@ -15,9 +15,11 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 
 from pydantic import ValidationError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import event
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
 from fedops.api.schemas import LogsPublic, RunResult, ScaleRequest, ServerStatus, TaskPublic
 from fedops.spec import TaskSpec
@@ -25,14 +27,20 @@ from fedops.spec.task import ResourcesSpec
 from fedops_services.config import Settings
 from fedops_services.db.tables import ServerRow, TaskRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError, validation_error
-from fedops_services.provisioners import ObservedServer, Provisioner, ProvisionerError, ServerDeployment
+from fedops_services.provisioners import (
+    CredentialsMissingError,
+    ObservedServer,
+    Provisioner,
+    ProvisionerError,
+    ServerDeployment,
+)
 from fedops_services.registry.common import load_task
 from fedops_services.registry.views import task_public
 from fedops_services.security import Principal, Role, TokenKind, hash_token, new_token, require_admin
 from fedops_services.store import servers as server_store
 from fedops_services.store import tasks as task_store
 
-__all__ = ["ServerService"]
+__all__ = ["ServerService", "runtime_environment"]
 
 logger = logging.getLogger(__name__)
 
@@ -258,37 +266,58 @@ class ServerService:
             task_name=task.name,
             replicas=0 if server.paused else server.replicas,
             resources=ResourcesSpec.model_validate(server.resources),
-            env=self._runtime_env(task),
+            env=runtime_environment(self._settings, task.id, task.name),
             secret_env=secret_env,
         )
         try:
-            self._provisioner.apply(deployment)
+            try:
+                self._provisioner.apply(deployment)
+            except CredentialsMissingError as missing:
+                token = self._reissue_token(server, str(missing))
+                self._provisioner.apply(replace(deployment, secret_env={"FEDOPS_SERVER_TOKEN": token}))
         except ProvisionerError as exc:
             raise _provisioner_failure(exc) from exc
 
-    def _runtime_env(self, task: TaskRow) -> dict[str, str]:
-        settings = self._settings
-        env = {
-            "FEDOPS_TASK_ID": task.id,
-            "FEDOPS_TASK_NAME": task.name,
-            "FEDOPS_API_URL": settings.api_url,
-            "FEDOPS_MONITORING_URL": settings.monitoring_url or settings.api_url,
-            "FLWR_TELEMETRY_ENABLED": "0",
-        }
-        if settings.fleet_tls:
-            env |= {
-                "FEDOPS_FLEET_TLS_CERT": str(settings.fleet_tls_cert),
-                "FEDOPS_FLEET_TLS_KEY": str(settings.fleet_tls_key),
-                "FEDOPS_FLEET_TLS_CA": str(settings.fleet_tls_ca),
-                "FEDOPS_SUPERNODE_AUTH": "1" if settings.supernode_auth else "0",
-            }
-        return env
+    def _reissue_token(self, server: ServerRow, why: str) -> str:
+        """A new server token for a backend that lost the old one: only its hash is kept, in
+        the caller's transaction, and cached credentials are dropped once that commits (the
+        old token then stops working)."""
+        logger.warning("issuing a new server token for task %s: %s", server.task_id, why)
+        token = new_token(TokenKind.SERVER)
+        server.token_hash = hash_token(token)
+        session = object_session(server)
+        if session is not None:
+            event.listen(session, "after_commit", lambda _: self.credentials_revoked(), once=True)
+        return token
 
     def _observe(self, task_id: str) -> ObservedServer:
         try:
             return self._provisioner.observe(task_id)
         except ProvisionerError as exc:
             raise _provisioner_failure(exc) from exc
+
+
+def runtime_environment(settings: Settings, task_id: str, task_name: str) -> dict[str, str]:
+    """What the FL server of a task is told, built from named settings only: never the
+    registry's own environment (its admin token, its database URL). Provisioners pass it
+    through an allow-list as well (``provisioners.environment``)."""
+    env = {
+        "FEDOPS_TASK_ID": task_id,
+        "FEDOPS_TASK_NAME": task_name,
+        "FEDOPS_API_URL": settings.api_url,
+        "FEDOPS_MONITORING_URL": settings.monitoring_url or settings.api_url,
+        "FEDOPS_ROUND_TIMEOUT_SECONDS": f"{settings.round_timeout_seconds:g}",
+        "FEDOPS_WAIT_FOR_CLIENTS_SECONDS": f"{settings.wait_for_clients_seconds:g}",
+        "FLWR_TELEMETRY_ENABLED": "0",
+    }
+    if settings.fleet_tls:
+        env |= {
+            "FEDOPS_FLEET_TLS_CERT": str(settings.fleet_tls_cert),
+            "FEDOPS_FLEET_TLS_KEY": str(settings.fleet_tls_key),
+            "FEDOPS_FLEET_TLS_CA": str(settings.fleet_tls_ca),
+            "FEDOPS_SUPERNODE_AUTH": "1" if settings.supernode_auth else "0",
+        }
+    return env
 
 
 def _set_status(task: TaskRow, status: str, reason: str) -> None:

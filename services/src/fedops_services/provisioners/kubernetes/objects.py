@@ -15,6 +15,7 @@ from typing import Any
 from fedops.spec.task import ResourcesSpec
 from fedops_services.config import KubernetesSettings
 from fedops_services.provisioners.base import ServerDeployment
+from fedops_services.provisioners.environment import SECRET_NAMES, secret_environment, server_environment
 
 __all__ = [
     "COMPONENT",
@@ -110,8 +111,10 @@ def server_objects(
 
 
 def config_map(deployment: ServerDeployment, settings: KubernetesSettings, namespace: str) -> dict[str, Any]:
+    # An allow-list, not whatever the registry was given: the pod's processes (SuperLink,
+    # the ServerApp running a task's strategy code) see all of it.
     env = {
-        **deployment.env,
+        **server_environment(deployment.env),
         "FEDOPS_FLEET_HOST": "0.0.0.0",  # all of the pod's interfaces; the Service exposes the port
         "FEDOPS_FLEET_PORT": str(settings.fleet_port),
         "FLWR_HOME": f"{DATA_MOUNT}/flwr-home",
@@ -161,7 +164,7 @@ def token_secret(
     secret = _object("v1", "Secret", deployment, settings, namespace)
     secret["metadata"]["name"] = name
     secret["metadata"]["ownerReferences"] = [owner]
-    return secret | {"type": "Opaque", "stringData": dict(deployment.secret_env or {})}
+    return secret | {"type": "Opaque", "stringData": secret_environment(deployment.secret_env or {})}
 
 
 def resource_requirements(resources: ResourcesSpec) -> dict[str, dict[str, str]]:
@@ -206,9 +209,12 @@ def _deployment(
                 "name": key,
                 "valueFrom": {"secretKeyRef": {"name": token_secret, "key": key}},
             }
-            for key in sorted(deployment.secret_env or {"FEDOPS_SERVER_TOKEN": ""})
+            for key in sorted(secret_environment(deployment.secret_env or {}) or SECRET_NAMES)
         ],
         "resources": resource_requirements(deployment.resources),
+        # A failed container's log tail becomes its termination message: the status then
+        # says why the server exited (e.g. its SuperLink died), not only that it did.
+        "terminationMessagePolicy": "FallbackToLogsOnError",
         "readinessProbe": probe | {"initialDelaySeconds": 2},
         "livenessProbe": probe | {"initialDelaySeconds": 30, "failureThreshold": 6},
         "volumeMounts": mounts,

@@ -19,7 +19,14 @@ from datetime import UTC, datetime
 
 from fedops.api.schemas import PodStatus
 from fedops_services.config import KubernetesSettings
-from fedops_services.provisioners.base import ObservedServer, Provisioner, ProvisionerError, ServerDeployment
+from fedops_services.provisioners.base import (
+    CredentialsMissingError,
+    ObservedServer,
+    Provisioner,
+    ProvisionerError,
+    ServerDeployment,
+    require_single_replica,
+)
 from fedops_services.provisioners.kubernetes import objects
 from fedops_services.provisioners.kubernetes.api import Json, KubernetesApi
 from fedops_services.provisioners.kubernetes.status import describe_pod, is_ready, latest_warning, summarize
@@ -43,6 +50,7 @@ class KubernetesProvisioner(Provisioner):
 
     def apply(self, deployment: ServerDeployment) -> None:
         _check_task_id(deployment.task_id)
+        require_single_replica(deployment)
         token_secret = self._token_secret_name(deployment)
         wanted = objects.server_objects(deployment, self.settings, self.api.namespace, token_secret)
         self.api.apply(wanted.config_map)
@@ -138,10 +146,9 @@ class KubernetesProvisioner(Provisioner):
             return objects.token_secret_name(deployment.task_id, token)
         current = self.api.get("Deployment", objects.object_name(deployment.task_id)) or {}
         secret = (current.get("metadata", {}).get("annotations") or {}).get(objects.TOKEN_SECRET_ANNOTATION)
-        if not secret:
-            raise ProvisionerError(
-                "the server's Deployment is gone and its token cannot be re-issued from the "
-                "registry (it keeps only a hash); delete the server and provision it again"
+        if not secret:  # its token Secret went with it (owner reference): a new token is due
+            raise CredentialsMissingError(
+                f"the Deployment of task {deployment.task_id} and its token Secret are gone"
             )
         return str(secret)
 

@@ -32,7 +32,10 @@ def describe_pod(pod: Json, warning: str) -> PodStatus:
     # "ContainerCreating" says less than the warning behind it (e.g. FailedMount).
     if waiting.startswith(_UNINFORMATIVE_WAITING) and warning:
         waiting = ""
-    reason = "" if ready else (waiting or warning or _condition_message(status))
+    crashed = _last_termination(status)
+    if waiting and crashed:  # CrashLoopBackOff says that it crashed; this says why
+        waiting = f"{waiting}; {crashed}"
+    reason = "" if ready else (waiting or crashed or warning or _condition_message(status))
     return PodStatus(
         name=pod["metadata"]["name"], phase=status.get("phase") or "Unknown", ready=ready, reason=reason
     )
@@ -87,6 +90,21 @@ def _waiting_reason(status: Json) -> str:
         if waiting.get("reason"):
             message = waiting.get("message")
             return f"{waiting['reason']}: {message}" if message else str(waiting["reason"])
+    return ""
+
+
+def _last_termination(status: Json) -> str:
+    """How the server container last ended, with its last log line: the pod's container
+    has ``terminationMessagePolicy: FallbackToLogsOnError``, so the kubelet puts the tail
+    of its log into the message when it fails."""
+    for container in status.get("containerStatuses") or []:
+        terminated = (container.get("lastState") or {}).get("terminated") or {}
+        if terminated:
+            text = f"the FL server exited with code {terminated.get('exitCode')}"
+            lines = [
+                line.strip() for line in str(terminated.get("message") or "").splitlines() if line.strip()
+            ]
+            return f"{text}: {lines[-1][:300]}" if lines else text
     return ""
 
 

@@ -28,7 +28,19 @@ from pathlib import Path
 from typing import Any
 
 from fedops.files import atomic_write
-from fedops_services.provisioners.base import ObservedServer, Provisioner, ProvisionerError, ServerDeployment
+from fedops_services.provisioners.base import (
+    CredentialsMissingError,
+    ObservedServer,
+    Provisioner,
+    ProvisionerError,
+    ServerDeployment,
+    require_single_replica,
+)
+from fedops_services.provisioners.environment import (
+    inherited_environment,
+    secret_environment,
+    server_environment,
+)
 from fedops_services.provisioners.local import layout
 
 __all__ = ["LocalProvisioner"]
@@ -63,12 +75,7 @@ class LocalProvisioner(Provisioner):
     # --- Provisioner ---------------------------------------------------------------------
 
     def apply(self, deployment: ServerDeployment) -> None:
-        if deployment.replicas > 1:
-            raise ProvisionerError(
-                "the local provisioner runs one server process per task; "
-                "use the kubernetes provisioner for more than 1 replica",
-                unsupported=True,
-            )
+        require_single_replica(deployment)
         task_dir = self._task_dir(deployment.task_id)
         task_dir.mkdir(parents=True, exist_ok=True)
         layout.data_dir(task_dir).mkdir(exist_ok=True)
@@ -102,10 +109,7 @@ class LocalProvisioner(Provisioner):
         status = _read_json(layout.status_file(task_dir)) or {}
         if status.get("state") == "backoff":
             wait = max(0.0, status.get("next_start_at", 0.0) - time.time())
-            reason = (
-                f"server exited with code {status.get('last_exit_code')}; restart "
-                f"{status.get('restarts')} in {wait:.0f} s"
-            )
+            reason = f"{_last_exit(task_dir, status)}; restart {status.get('restarts')} in {wait:.0f} s"
             return ObservedServer(exists=True, volume_phase=volume, fleet_address=address, reason=reason)
         if status.get("state") != "running" or not _pid_alive(status.get("child_pid")):
             return ObservedServer(
@@ -115,8 +119,9 @@ class LocalProvisioner(Provisioner):
         ready = 1 if healthy else 0
         restarts = status.get("restarts", 0)
         reason = "running; health check passing" if healthy else f"running; not ready yet ({detail})"
-        if restarts:
+        if restarts:  # why it had to be restarted matters while it is not ready again
             reason += f"; restarted {restarts} time(s)"
+            reason += "" if healthy else f", last: {_last_exit(task_dir, status)}"
         return ObservedServer(
             exists=True,
             replicas=1,
@@ -173,6 +178,11 @@ class LocalProvisioner(Provisioner):
             "task_name": deployment.task_name,
         }
         command = [part.format(**values) for part in shlex.split(self.command_template)]
+        secret_env = secret_environment(
+            (previous.get("secret_env") or {}) if deployment.secret_env is None else deployment.secret_env
+        )
+        if not secret_env:  # the file holding the token was lost: never start without one
+            raise CredentialsMissingError(f"the server of task {deployment.task_id} has lost its token")
         return {
             "task_id": deployment.task_id,
             "task_name": deployment.task_name,
@@ -180,10 +190,8 @@ class LocalProvisioner(Provisioner):
             "resources": deployment.resources.model_dump(mode="json"),
             "port": port,
             "command": command,
-            "env": {**deployment.env, "FEDOPS_FLEET_PORT": str(port)},
-            "secret_env": previous.get("secret_env", {})
-            if deployment.secret_env is None
-            else dict(deployment.secret_env),
+            "env": server_environment({**deployment.env, "FEDOPS_FLEET_PORT": str(port)}),
+            "secret_env": secret_env,
         }
 
     def _allocate_port(self) -> int:
@@ -221,6 +229,7 @@ class LocalProvisioner(Provisioner):
         with stderr_path.open("ab") as stderr:
             child = subprocess.Popen(
                 [sys.executable, "-m", _SUPERVISOR_MODULE, str(task_dir)],
+                env=inherited_environment(os.environ),  # never the registry's credentials
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=stderr,
@@ -261,6 +270,18 @@ class LocalProvisioner(Provisioner):
         finally:
             connection.close()
         return (200 <= status < 400), f"health check answered {status}"
+
+
+def _last_exit(task_dir: Path, status: dict[str, Any]) -> str:
+    """How the server process last ended and why: what fedops-server wrote to its volume's
+    ``exit-reason`` as it exited (if written during that run), else its last output line."""
+    text = f"the FL server process exited with code {status.get('last_exit_code')}"
+    why = status.get("last_line") or ""
+    written = layout.data_dir(task_dir) / "exit-reason"
+    with contextlib.suppress(OSError):
+        if written.stat().st_mtime >= float(status.get("started_at") or 0):
+            why = written.read_text(errors="replace").strip()[:500] or why
+    return f"{text}: {why}" if why else text
 
 
 def _generation(document: dict[str, Any]) -> str:

@@ -23,6 +23,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from fedops.files import atomic_write
+from fedops_services.provisioners.environment import (
+    inherited_environment,
+    secret_environment,
+    server_environment,
+)
 from fedops_services.provisioners.local import layout
 
 __all__ = ["backoff_seconds", "main"]
@@ -32,6 +37,8 @@ HEALTHY_RUN_SECONDS = 60.0  # a run this long resets the backoff, as kubelet doe
 STOP_GRACE_SECONDS = 10.0
 LOG_MAX_BYTES = 5 * 1024 * 1024
 LOG_BACKUPS = 3
+LAST_LINE_CHARS = 300  # of the server's last output line, kept for the status reason
+PUMP_DRAIN_SECONDS = 2.0
 
 
 def backoff_seconds(consecutive_failures: int) -> float:
@@ -47,6 +54,8 @@ class _Supervisor:
         self.child: subprocess.Popen[bytes] | None = None
         self.restarts = 0
         self.state: dict[str, Any] = {"supervisor_pid": os.getpid(), "restarts": 0}
+        self.last_line = ""  # the server's newest non-empty output line: why it exited, usually
+        self.pump: threading.Thread | None = None
         self.log = self._make_log()
 
     def _make_log(self) -> logging.Logger:
@@ -68,10 +77,19 @@ class _Supervisor:
 
     def _pump(self, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
-            self.log.info(raw.decode("utf-8", errors="replace").rstrip("\n"))
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            self.log.info(line)
+            if line.strip():
+                self.last_line = line.strip()[:LAST_LINE_CHARS]
 
     def _start_child(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **self.deployment["env"], **self.deployment["secret_env"]}
+        # Allow-listed, never the registry's environment (which holds the admin token and
+        # the database URL): SuperLink and the ServerApp inherit whatever the server has.
+        env = {
+            **inherited_environment(os.environ),
+            **server_environment(self.deployment["env"]),
+            **secret_environment(self.deployment["secret_env"]),
+        }
         data_dir = layout.data_dir(self.task_dir)
         data_dir.mkdir(parents=True, exist_ok=True)
         child = subprocess.Popen(
@@ -84,7 +102,9 @@ class _Supervisor:
             start_new_session=True,  # its own group: stopping it stops what it started
         )
         assert child.stdout is not None
-        threading.Thread(target=self._pump, args=(child.stdout,), daemon=True).start()
+        self.last_line = ""
+        self.pump = threading.Thread(target=self._pump, args=(child.stdout,), daemon=True)
+        self.pump.start()
         return child
 
     def stop(self, *_: object) -> None:
@@ -101,6 +121,8 @@ class _Supervisor:
             self.child = self._start_child()
             self._write_state(state="running", child_pid=self.child.pid, started_at=time.time())
             code = self._wait_child()
+            if self.pump is not None:  # its last words are still in the pipe; bounded: a
+                self.pump.join(timeout=PUMP_DRAIN_SECONDS)  # grandchild may hold the pipe open
             if self.stopping.is_set():
                 break
             failures = 1 if time.monotonic() - started >= HEALTHY_RUN_SECONDS else failures + 1
@@ -111,6 +133,7 @@ class _Supervisor:
                 state="backoff",
                 child_pid=None,
                 last_exit_code=code,
+                last_line=self.last_line,
                 restarts=self.restarts,
                 next_start_at=time.time() + delay,
             )
