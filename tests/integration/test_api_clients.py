@@ -47,7 +47,12 @@ def test_online_status_expires_with_the_heartbeat(api: TestClient) -> None:
 def test_re_enrolling_a_name_keeps_the_id_and_replaces_the_credential(api: TestClient) -> None:
     task = create_task(api)
     first = enroll(api, task["id"], name="edge-1")
-    second = enroll(api, task["id"], name="edge-1")
+    token = api.post(f"/api/v1/tasks/{task['id']}/enrollment-tokens", json={}).json()["token"]
+    second = api.post(  # the client proves who it is with its current credential
+        f"/api/v1/tasks/{task['id']}/clients",
+        json={"name": "edge-1", "current_credential": first["credential"]},
+        headers=bearer(token),
+    ).json()
 
     assert first["client_id"] == second["client_id"]
     old = api.get(f"/api/v1/tasks/{task['id']}/manager-state", headers=bearer(first["credential"]))

@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     FORBIDDEN = "forbidden"
     TASK_NOT_FOUND = "task_not_found"
     CLIENT_NOT_FOUND = "client_not_found"
+    CLIENT_NAME_TAKEN = "client_name_taken"
     SERVER_NOT_PROVISIONED = "server_not_provisioned"
     MODEL_VERSION_NOT_FOUND = "model_version_not_found"
     ARTIFACT_NOT_FOUND = "artifact_not_found"
@@ -43,6 +44,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.TASK_NOT_FOUND: 404,
     ErrorCode.CLIENT_NOT_FOUND: 404,
+    ErrorCode.CLIENT_NAME_TAKEN: 409,
     ErrorCode.SERVER_NOT_PROVISIONED: 409,
     ErrorCode.MODEL_VERSION_NOT_FOUND: 404,
     ErrorCode.ARTIFACT_NOT_FOUND: 404,

@@ -136,6 +136,7 @@ class ClientRow(Base):
     training: Mapped[bool] = mapped_column(Boolean, default=False)
     global_model_version: Mapped[int | None] = mapped_column(Integer)
     node_public_key: Mapped[str | None] = mapped_column(Text)
+    spool_backlog: Mapped[int | None] = mapped_column(Integer)  # as of the last heartbeat
 
 
 class ModelVersionRow(Base):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import (
@@ -87,49 +89,80 @@ class ClientService:
         )
 
     def enroll(self, principal: Principal, task_id: str, request: EnrollmentRequest) -> EnrolledClient:
-        """Trade an enrolment token for a credential of this task only.
+        """Trade an enrolment token (or the admin token) for a credential of this task only.
 
-        Enrolling an existing name again (a reinstalled edge machine) keeps the client's
-        id and history and replaces its credential.
+        A name that is enrolled already belongs to its client: enrolling it again (a
+        reinstalled edge machine) needs that client's current credential in
+        ``current_credential``, or the admin token; the client keeps its id and history and
+        gets a new credential. Anyone else gets 409, and nothing changes. Every enrolment
+        with an enrolment token counts one use of it.
         """
-        if principal.role is not Role.ENROLLMENT:
+        if principal.role not in (Role.ENROLLMENT, Role.ADMIN):
             raise FedopsError(ErrorCode.FORBIDDEN, "enrolment needs the task's enrolment token")
         if request.node_public_key is not None:
             _check_node_key(request.node_public_key)
         credential = new_token(TokenKind.CLIENT)
-        with self._sessions.begin() as session:
-            load_task(session, principal, task_id, Role.ENROLLMENT)
-            token = session.scalar(
-                select(EnrollmentTokenRow)
-                .where(EnrollmentTokenRow.id == principal.token_id, EnrollmentTokenRow.task_id == task_id)
-                .with_for_update()  # two machines enrolling at once cannot exceed max_uses
-            )
-            if token is None or (token.max_uses is not None and token.uses >= token.max_uses):
-                raise FedopsError(ErrorCode.ENROLLMENT_TOKEN_INVALID, "the enrolment token is used up")
-            token.uses += 1
-            client = client_store.find_client_by_name(session, task_id, request.name)
-            if client is None:
-                client = ClientRow(
-                    id=new_id(),
-                    task_id=task_id,
-                    name=request.name,
-                    hostname=request.hostname,
-                    credential_hash=hash_token(credential),
-                    enrolled_at=utcnow(),
-                    last_heartbeat_at=None,
-                    online=False,
-                    training=False,
-                    global_model_version=None,
-                    node_public_key=request.node_public_key,
-                )
-                session.add(client)
-            else:
-                client.credential_hash = hash_token(credential)
-                client.hostname = request.hostname
-                client.node_public_key = request.node_public_key
-                self._credentials_replaced()
-        logger.info("client enrolled task=%s client=%s name=%s", task_id, client.id, client.name)
-        return EnrolledClient(client_id=client.id, task_id=task_id, name=client.name, credential=credential)
+        try:
+            with self._sessions.begin() as session:
+                load_task(session, principal, task_id, Role.ENROLLMENT)
+                if principal.role is Role.ENROLLMENT:
+                    _claim_use(session, principal, task_id)
+                client = client_store.find_client_by_name(session, task_id, request.name)
+                if client is None:
+                    client = self._new_client(task_id, request, credential)
+                    session.add(client)
+                    session.flush()  # a concurrent enrolment of the same name fails here
+                    replaced = False
+                else:
+                    self._re_enroll(session, principal, client, request, credential)
+                    replaced = True
+                client_id, name = client.id, client.name
+        except IntegrityError as exc:  # the same new name enrolled concurrently with another token
+            raise _name_taken(request.name) from exc
+        if replaced:
+            self._credentials_replaced()  # after the commit, so no request re-caches the old one
+        logger.info("client enrolled task=%s client=%s name=%s again=%s", task_id, client_id, name, replaced)
+        return EnrolledClient(client_id=client_id, task_id=task_id, name=name, credential=credential)
+
+    @staticmethod
+    def _new_client(task_id: str, request: EnrollmentRequest, credential: str) -> ClientRow:
+        return ClientRow(
+            id=new_id(),
+            task_id=task_id,
+            name=request.name,
+            hostname=request.hostname,
+            credential_hash=hash_token(credential),
+            enrolled_at=utcnow(),
+            last_heartbeat_at=None,
+            online=False,
+            training=False,
+            global_model_version=None,
+            node_public_key=request.node_public_key,
+            spool_backlog=None,
+        )
+
+    @staticmethod
+    def _re_enroll(
+        session: Session, principal: Principal, client: ClientRow, request: EnrollmentRequest, credential: str
+    ) -> None:
+        """Replace an existing client's credential and node key, once the caller proved to be
+        that client (or is an admin)."""
+        presented = request.current_credential
+        if principal.role is Role.ADMIN and presented is None:
+            presented_hash = None
+        elif presented is not None and hmac.compare_digest(hash_token(presented), client.credential_hash):
+            presented_hash = client.credential_hash
+        else:
+            raise _name_taken(request.name, presented=presented is not None)
+        if not client_store.replace_client_credential(
+            session,
+            client.id,
+            presented_hash=presented_hash,
+            credential_hash=hash_token(credential),
+            hostname=request.hostname,
+            node_public_key=request.node_public_key,
+        ):  # a concurrent re-enrolment with the same credential rotated it first
+            raise _name_taken(request.name, presented=True)
 
     def heartbeat(
         self, principal: Principal, task_id: str, client_id: str, request: HeartbeatRequest
@@ -146,14 +179,18 @@ class ClientService:
             client.training = request.training
             if request.global_model_version is not None:
                 client.global_model_version = request.global_model_version
+            # Older clients send no backlog: keep the last known figure rather than erase it.
+            backlog: int | None = getattr(request, "spool_backlog", None)
+            if backlog is not None:
+                client.spool_backlog = backlog
 
-    def list_clients(self, principal: Principal, task_id: str) -> ClientsPublic:
+    def list_clients(self, principal: Principal, task_id: str, *, limit: int, offset: int) -> ClientsPublic:
         now = utcnow()
         with self._sessions() as session:
             load_task(session, principal, task_id, Role.SERVER)  # the server registers node keys
-            rows = client_store.list_clients(session, task_id)
+            rows, count = client_store.list_clients(session, task_id, limit=limit, offset=offset)
         data = [client_public(r, now=now, heartbeat_timeout=self._heartbeat_timeout) for r in rows]
-        return ClientsPublic(data=data, count=len(data))
+        return ClientsPublic(data=data, count=count)
 
     def manager_state(self, principal: Principal, task_id: str) -> ManagerState:
         """The client-manager poll, on the hot path of every edge machine.
@@ -202,6 +239,31 @@ class ClientService:
             fleet_root_certificates=self._fleet_ca,
             supernode_auth=self._settings.supernode_auth,
         )
+
+
+def _claim_use(session: Session, principal: Principal, task_id: str) -> None:
+    """Count one use of the caller's enrolment token. This is the transaction's first
+    write, so on SQLite it also serialises the rest of the enrolment behind it."""
+    assert principal.token_id is not None
+    if not client_store.claim_enrollment_use(session, principal.token_id, task_id, now=utcnow()):
+        raise FedopsError(
+            ErrorCode.ENROLLMENT_TOKEN_INVALID,
+            "the enrolment token is expired or used up; ask the operator for a new one",
+        )
+
+
+def _name_taken(name: str, *, presented: bool = False) -> FedopsError:
+    problem = (
+        "the current_credential given is not that client's credential"
+        if presented
+        else "re-enrolling it needs that client's current credential"
+    )
+    return FedopsError(
+        ErrorCode.CLIENT_NAME_TAKEN,
+        f"name: a client named {name!r} is enrolled in this task already and {problem}. "
+        "On that machine fedops-client sends it by itself (from its state directory); otherwise "
+        "choose another name (--name), or have an admin re-enrol the name with the admin token",
+    )
 
 
 def _check_node_key(pem: str) -> None:

@@ -44,6 +44,7 @@ def client_public(row: ClientRow, *, now: datetime, heartbeat_timeout: timedelta
         training=row.training and recent,
         global_model_version=row.global_model_version,
         node_public_key=row.node_public_key,
+        spool_backlog=row.spool_backlog,
     )
 
 

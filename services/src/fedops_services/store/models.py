@@ -9,13 +9,18 @@ from sqlalchemy.orm import Session
 
 from fedops_services.db.tables import ModelVersionRow, utcnow
 
-__all__ = ["insert_model_version", "latest_model_version", "list_model_versions"]
+__all__ = ["find_model_version", "insert_model_version", "latest_model_version", "list_model_versions"]
 
 
 def insert_model_version(
     session: Session, task_id: str, *, round: int, checkpoint_uri: str, meta: dict[str, Any]
 ) -> ModelVersionRow:
-    """Versions count up from 1 per task; the primary key makes a concurrent duplicate fail."""
+    """Versions count up from 1 per task.
+
+    The next number is read, then written: the caller must hold the task's lock
+    (``tasks.get_task(..., for_update=True)``, which locks on SQLite too) so that concurrent
+    registrations get distinct, gapless numbers; the primary key is the last defence.
+    """
     current = session.scalar(
         select(func.max(ModelVersionRow.version)).where(ModelVersionRow.task_id == task_id)
     )
@@ -32,9 +37,29 @@ def insert_model_version(
     return row
 
 
-def list_model_versions(session: Session, task_id: str) -> list[ModelVersionRow]:
+def find_model_version(
+    session: Session, task_id: str, *, round: int, checkpoint_uri: str, meta: dict[str, Any]
+) -> ModelVersionRow | None:
+    """The version registered before with exactly these values, if any (a retried registration)."""
+    query = select(ModelVersionRow).where(
+        ModelVersionRow.task_id == task_id,
+        ModelVersionRow.round == round,
+        ModelVersionRow.checkpoint_uri == checkpoint_uri,
+    )
+    # Few rows share a round and a file; the metadata (JSON) is compared here, not in SQL.
+    return next(
+        (row for row in session.scalars(query.order_by(ModelVersionRow.version)) if row.meta == meta), None
+    )
+
+
+def list_model_versions(
+    session: Session, task_id: str, *, limit: int, offset: int
+) -> tuple[list[ModelVersionRow], int]:
+    """One page of the task's versions, oldest first, and how many there are."""
     query = select(ModelVersionRow).where(ModelVersionRow.task_id == task_id)
-    return list(session.scalars(query.order_by(ModelVersionRow.version)))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(ModelVersionRow.version).limit(limit).offset(offset))
+    return list(rows), count
 
 
 def latest_model_version(session: Session, task_id: str) -> ModelVersionRow | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fedops_services.db.tables import TaskRevisionRow, TaskRow, utcnow
@@ -45,10 +45,22 @@ def name_taken(session: Session, name: str) -> bool:
 
 
 def get_task(session: Session, task_id: str, *, for_update: bool = False) -> TaskRow | None:
+    """The task; with ``for_update`` locked until the transaction ends, on every backend.
+
+    PostgreSQL locks the row (``SELECT ... FOR UPDATE``). SQLite ignores ``FOR UPDATE``
+    and its driver runs a transaction's reads before the first write outside any
+    transaction, so a read-check-write there would race; a no-op write first takes the
+    database's write lock and the read that follows sees the latest commit.
+    """
     query = select(TaskRow).where(TaskRow.id == task_id)
     if for_update:
+        if session.get_bind().dialect.name == "sqlite":
+            session.execute(
+                update(TaskRow).where(TaskRow.id == task_id).values(revision=TaskRow.revision),
+                execution_options={"synchronize_session": False},
+            )
         query = query.with_for_update()
-    return session.scalar(query)
+    return session.scalar(query.execution_options(populate_existing=for_update))
 
 
 def list_tasks(
@@ -65,17 +77,32 @@ def list_tasks(
 
 
 def add_revision(session: Session, task: TaskRow, spec: dict[str, Any]) -> None:
+    """Store ``spec`` as the task's next revision.
+
+    The number is incremented in the database, not in Python, so concurrent revisions
+    get distinct, gapless numbers even when the caller holds no lock.
+    """
     now = utcnow()
-    task.revision += 1
-    task.spec = spec
-    task.updated_at = now
+    session.flush()  # pending changes to the task must not overwrite the increment later
+    session.execute(
+        update(TaskRow)
+        .where(TaskRow.id == task.id)
+        .values(revision=TaskRow.revision + 1, spec=spec, updated_at=now),
+        execution_options={"synchronize_session": False},
+    )
+    session.refresh(task)
     session.add(TaskRevisionRow(task_id=task.id, revision=task.revision, spec=spec, created_at=now))
     session.flush()
 
 
-def list_revisions(session: Session, task_id: str) -> list[TaskRevisionRow]:
+def list_revisions(
+    session: Session, task_id: str, *, limit: int, offset: int
+) -> tuple[list[TaskRevisionRow], int]:
+    """One page of the task's revisions, oldest first, and how many there are."""
     query = select(TaskRevisionRow).where(TaskRevisionRow.task_id == task_id)
-    return list(session.scalars(query.order_by(TaskRevisionRow.revision)))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(TaskRevisionRow.revision).limit(limit).offset(offset))
+    return list(rows), count
 
 
 def delete_task(session: Session, task_id: str) -> None:

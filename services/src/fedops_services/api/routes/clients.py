@@ -17,7 +17,7 @@ from fedops.api.schemas import (
     ModelVersionsPublic,
 )
 from fedops_services.api.deps import PrincipalDep, ServicesDep
-from fedops_services.api.routes._common import ERRORS
+from fedops_services.api.routes._common import DEFAULT_LIMIT, ERRORS, Limit, Offset
 
 router = APIRouter(prefix="/api/v1/tasks/{task_id}", responses=ERRORS)
 
@@ -42,8 +42,14 @@ def enroll(
 
 
 @router.get("/clients", operation_id="listClients", tags=["clients"])
-def list_clients(task_id: str, principal: PrincipalDep, services: ServicesDep) -> ClientsPublic:
-    return services.clients.list_clients(principal, task_id)
+def list_clients(
+    task_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> ClientsPublic:
+    return services.clients.list_clients(principal, task_id, limit=limit, offset=offset)
 
 
 @router.put(
@@ -65,17 +71,34 @@ def manager_state(task_id: str, principal: PrincipalDep, services: ServicesDep) 
 
 
 @router.post(
-    "/models", status_code=status.HTTP_201_CREATED, operation_id="registerModelVersion", tags=["models"]
+    "/models",
+    status_code=status.HTTP_201_CREATED,
+    operation_id="registerModelVersion",
+    tags=["models"],
+    responses={200: {"model": ModelVersionPublic, "description": "Registered before: the same version"}},
 )
 def register_model_version(
-    task_id: str, request: ModelVersionCreate, principal: PrincipalDep, services: ServicesDep
+    task_id: str,
+    request: ModelVersionCreate,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
 ) -> ModelVersionPublic:
-    return services.models.register(principal, task_id, request)
+    version, created = services.models.register(principal, task_id, request)
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return version
 
 
 @router.get("/models", operation_id="listModelVersions", tags=["models"])
-def list_model_versions(task_id: str, principal: PrincipalDep, services: ServicesDep) -> ModelVersionsPublic:
-    return services.models.list_versions(principal, task_id)
+def list_model_versions(
+    task_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> ModelVersionsPublic:
+    return services.models.list_versions(principal, task_id, limit=limit, offset=offset)
 
 
 @router.get("/models/latest", operation_id="getLatestModelVersion", tags=["models"])

@@ -16,7 +16,7 @@ from fedops.api.schemas import (
     RoundsPublic,
 )
 from fedops_services.api.deps import PrincipalDep, ServicesDep
-from fedops_services.api.routes._common import ERRORS
+from fedops_services.api.routes._common import DEFAULT_LIMIT, ERRORS, Limit, Offset
 from fedops_services.monitoring.artifacts import ArtifactUploadForm
 
 router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], responses=ERRORS)
@@ -40,8 +40,8 @@ def list_reports(
     kind: Literal["server_round", "client_round", "system"] | None = None,
     round: Annotated[int | None, Query(ge=0)] = None,
     client_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=5000)] = 500,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> ReportsPublic:
     return services.reports.reports(
         principal, task_id, kind=kind, round=round, client_id=client_id, limit=limit, offset=offset
@@ -49,8 +49,15 @@ def list_reports(
 
 
 @router.get("/tasks/{task_id}/rounds", operation_id="listRounds")
-def list_rounds(task_id: str, principal: PrincipalDep, services: ServicesDep) -> RoundsPublic:
-    return services.reports.rounds(principal, task_id)
+def list_rounds(
+    task_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> RoundsPublic:
+    """Rounds in order; a round run more than once (after a server crash) shows its latest attempt."""
+    return services.reports.rounds(principal, task_id, limit=limit, offset=offset)
 
 
 @router.post(
@@ -103,8 +110,12 @@ def list_artifacts(
     services: ServicesDep,
     round: Annotated[int | None, Query(ge=0)] = None,
     client_id: str | None = None,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> ArtifactsPublic:
-    return services.artifacts.list_artifacts(principal, task_id, round=round, client_id=client_id)
+    return services.artifacts.list_artifacts(
+        principal, task_id, round=round, client_id=client_id, limit=limit, offset=offset
+    )
 
 
 @router.get(

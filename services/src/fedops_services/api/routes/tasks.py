@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response, status
 from fedops.api.schemas import RevisionsPublic, TaskPublic, TasksPublic, TaskStatus
 from fedops.spec import TaskSpec
 from fedops_services.api.deps import PrincipalDep, ServicesDep
-from fedops_services.api.routes._common import ERRORS
+from fedops_services.api.routes._common import DEFAULT_LIMIT, ERRORS, Limit, Offset
 
 router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERRORS)
 
@@ -25,8 +25,8 @@ def list_tasks(
     services: ServicesDep,
     status: TaskStatus | None = None,
     name: Annotated[str | None, Query(max_length=64, description="Substring of the name")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
 ) -> TasksPublic:
     return services.tasks.list_tasks(principal, status=status, name=name, limit=limit, offset=offset)
 
@@ -48,5 +48,11 @@ def delete_task(task_id: str, principal: PrincipalDep, services: ServicesDep) ->
 
 
 @router.get("/{task_id}/revisions", operation_id="listTaskRevisions")
-def list_revisions(task_id: str, principal: PrincipalDep, services: ServicesDep) -> RevisionsPublic:
-    return services.tasks.revisions(principal, task_id)
+def list_revisions(
+    task_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: Limit = DEFAULT_LIMIT,
+    offset: Offset = 0,
+) -> RevisionsPublic:
+    return services.tasks.revisions(principal, task_id, limit=limit, offset=offset)
