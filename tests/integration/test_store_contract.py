@@ -26,7 +26,7 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 def _report_row(task_id: str, report_id: str, round_number: int = 1) -> dict[str, Any]:
     return {
         "task_id": task_id, "report_id": report_id, "kind": "client_round", "round": round_number,
-        "client_id": "c1", "body": {"report_id": report_id}, "received_at": utcnow(),
+        "client_id": "c1", "sender": "c1", "body": {"report_id": report_id}, "received_at": utcnow(),
     }  # fmt: skip
 
 
@@ -43,7 +43,7 @@ def test_tasks_and_revisions(sessions: sessionmaker[Session]) -> None:
         task_store.add_revision(session, row, {"name": "t", "rounds": 9})
 
     with sessions() as session:
-        revisions = task_store.list_revisions(session, task_id)
+        revisions, _ = task_store.list_revisions(session, task_id, limit=10, offset=0)
         rows, count = task_store.list_tasks(session, status="created", name="t", limit=10, offset=0)
     assert [r.revision for r in revisions] == [1, 2] and revisions[1].spec["rounds"] == 9
     assert count == 1 and rows[0].created_at.tzinfo is not None

@@ -80,8 +80,12 @@ class MonitoringClient:
             files={"file": ("image", content, "application/octet-stream")},
         )
 
-    def rounds(self, task_id: str) -> RoundsPublic:
-        return self._core.json("GET", f"/api/v1/monitoring/tasks/{task_id}/rounds", RoundsPublic)
+    def rounds(self, task_id: str, *, limit: int = 100, offset: int = 0) -> RoundsPublic:
+        """One page of rounds (``count`` is the total); each shows its latest attempt."""
+        params = {"limit": limit, "offset": offset}
+        return self._core.json(
+            "GET", f"/api/v1/monitoring/tasks/{task_id}/rounds", RoundsPublic, params=params
+        )
 
     def reports(
         self,
@@ -90,7 +94,7 @@ class MonitoringClient:
         kind: str | None = None,
         round: int | None = None,
         client_id: str | None = None,
-        limit: int = 500,
+        limit: int = 100,
         offset: int = 0,
     ) -> ReportsPublic:
         params: dict[str, Any] = {"limit": limit, "offset": offset}
@@ -111,9 +115,15 @@ class MonitoringClient:
         )
 
     def artifacts(
-        self, task_id: str, *, round: int | None = None, client_id: str | None = None
+        self,
+        task_id: str,
+        *,
+        round: int | None = None,
+        client_id: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> ArtifactsPublic:
-        params: dict[str, Any] = {}
+        params: dict[str, Any] = {"limit": limit, "offset": offset}
         if round is not None:
             params["round"] = round
         if client_id is not None:

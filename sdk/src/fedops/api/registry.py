@@ -62,8 +62,9 @@ class RegistryClient:
     def delete_task(self, task_id: str) -> None:
         self._core.request("DELETE", f"/api/v1/tasks/{task_id}")
 
-    def list_revisions(self, task_id: str) -> RevisionsPublic:
-        return self._core.json("GET", f"/api/v1/tasks/{task_id}/revisions", RevisionsPublic)
+    def list_revisions(self, task_id: str, *, limit: int = 100, offset: int = 0) -> RevisionsPublic:
+        params = {"limit": limit, "offset": offset}
+        return self._core.json("GET", f"/api/v1/tasks/{task_id}/revisions", RevisionsPublic, params=params)
 
     # server management
     def provision_server(self, task_id: str) -> ServerStatus:
@@ -115,8 +116,10 @@ class RegistryClient:
             "POST", f"/api/v1/tasks/{task_id}/clients", EnrolledClient, json=request.model_dump()
         )
 
-    def list_clients(self, task_id: str) -> ClientsPublic:
-        return self._core.json("GET", f"/api/v1/tasks/{task_id}/clients", ClientsPublic)
+    def list_clients(self, task_id: str, *, limit: int = 100, offset: int = 0) -> ClientsPublic:
+        """One page (``count`` is the total); ``fedops.api.all_pages`` walks them all."""
+        params = {"limit": limit, "offset": offset}
+        return self._core.json("GET", f"/api/v1/tasks/{task_id}/clients", ClientsPublic, params=params)
 
     def heartbeat(self, task_id: str, client_id: str, request: HeartbeatRequest) -> None:
         self._core.request(
@@ -135,8 +138,9 @@ class RegistryClient:
             json=request.model_dump(mode="json"),
         )
 
-    def list_model_versions(self, task_id: str) -> ModelVersionsPublic:
-        return self._core.json("GET", f"/api/v1/tasks/{task_id}/models", ModelVersionsPublic)
+    def list_model_versions(self, task_id: str, *, limit: int = 100, offset: int = 0) -> ModelVersionsPublic:
+        params = {"limit": limit, "offset": offset}
+        return self._core.json("GET", f"/api/v1/tasks/{task_id}/models", ModelVersionsPublic, params=params)
 
     def latest_model_version(self, task_id: str) -> ModelVersionPublic:
         return self._core.json("GET", f"/api/v1/tasks/{task_id}/models/latest", ModelVersionPublic)

@@ -90,6 +90,9 @@ class Trainer:
         started = time.perf_counter()
         config = message.content["config"]
         round_number = int(config.get("fedops-round", config.get("server-round", 0)))
+        # Ids name the attempt: a round the server runs again after a crash (a new Flower
+        # run) is new data, while a resend of this attempt's report stays a duplicate.
+        attempt = f"round-{round_number}-run-{message.metadata.run_id}"
         self.model_version = int(config.get("fedops-model-version", 0)) or None
         epochs = int(config.get("local-epochs", self.spec.training.epochs))
         cfg = self.cfg.merged(
@@ -126,13 +129,13 @@ class Trainer:
             )
             evaluate_seconds = time.perf_counter() - evaluate_started
 
-            xai_seconds, faithfulness = self._explain(round_number)
+            xai_seconds, faithfulness = self._explain(round_number, attempt)
         finally:
             self.training = False
         num_examples = len(self.registration.train_loader.dataset)
         report: dict[str, Any] = {
             "kind": "client_round",
-            "report_id": f"client-{self.client_id}-round-{round_number}",
+            "report_id": f"client-{self.client_id}-{attempt}",
             "task_id": self.task_id,
             "client_id": self.client_id,
             "round": round_number,
@@ -162,7 +165,7 @@ class Trainer:
         self.spool.add_report(
             {
                 "kind": "system",
-                "report_id": f"system-{self.client_id}-round-{round_number}",
+                "report_id": f"system-{self.client_id}-{attempt}",
                 "task_id": self.task_id,
                 "client_id": self.client_id,
                 "round": round_number,
@@ -199,7 +202,7 @@ class Trainer:
 
     # --- explanations --------------------------------------------------------------------------
 
-    def _explain(self, round_number: int) -> tuple[float, dict[str, float]]:
+    def _explain(self, round_number: int, attempt: str) -> tuple[float, dict[str, float]]:
         xai = self.spec.xai
         if not xai.enabled:
             return 0.0, {}
@@ -221,7 +224,7 @@ class Trainer:
                 "method": xai.method,
                 "layer": str(xai.target_layer),
                 "faithfulness": f"{explanation.faithfulness:.6f}",
-                "artifact_id": f"{self.client_id}-r{round_number}-c{explanation.class_label}",
+                "artifact_id": f"{self.client_id}-{attempt}-class-{explanation.class_label}",
             }
             self.spool.add_artifact(fields, explanation.jpeg)
         scores = {f"xai_faithfulness_class_{e.class_label}": e.faithfulness for e in explanations}

@@ -38,6 +38,7 @@ __all__ = [
 
 ID_LENGTH = 32  # uuid4().hex
 HASH_LENGTH = 64  # sha256 hexdigest
+SENDER_LENGTH = ID_LENGTH  # a client id, or "server" / "admin"
 
 
 def utcnow() -> datetime:
@@ -151,11 +152,17 @@ class ModelVersionRow(Base):
 
 
 class ReportRow(Base):
-    """One ingested report; ``body`` is the validated wire document."""
+    """One ingested report; ``body`` is the validated wire document.
+
+    A report id is unique per (task, kind, sender): the sender is who authenticated (a
+    client's id, ``server`` or ``admin``), so nobody can occupy another sender's ids.
+    """
 
     __tablename__ = "reports"
     __table_args__ = (
-        UniqueConstraint("task_id", "report_id", name="uq_reports_task_report_id"),
+        UniqueConstraint(
+            "task_id", "kind", "sender", "report_id", name="uq_reports_task_kind_sender_report_id"
+        ),
         Index("ix_reports_task_kind_round", "task_id", "kind", "round"),
     )
 
@@ -165,6 +172,7 @@ class ReportRow(Base):
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     report_id: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(SENDER_LENGTH))
     round: Mapped[int | None] = mapped_column(Integer)
     client_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     body: Mapped[dict[str, Any]]
@@ -172,15 +180,18 @@ class ReportRow(Base):
 
 
 class ArtifactRow(Base):
+    """An XAI image's metadata; ``artifact_key`` (the sender's id for it) is unique per sender."""
+
     __tablename__ = "artifacts"
     __table_args__ = (
-        UniqueConstraint("task_id", "artifact_key", name="uq_artifacts_task_key"),
+        UniqueConstraint("task_id", "sender", "artifact_key", name="uq_artifacts_task_sender_key"),
         Index("ix_artifacts_task_round", "task_id", "round"),
     )
 
     id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
     artifact_key: Mapped[str | None] = mapped_column(String(128))
+    sender: Mapped[str] = mapped_column(String(SENDER_LENGTH))
     round: Mapped[int] = mapped_column(Integer)
     client_id: Mapped[str] = mapped_column(String(ID_LENGTH))
     class_label: Mapped[str] = mapped_column(String(64))

@@ -14,6 +14,7 @@ from fedops.api.schemas import ArtifactPublic, ArtifactsPublic
 from fedops_services.artifacts import ArtifactStore, sniff_image_type
 from fedops_services.db.tables import ArtifactRow, TaskRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
+from fedops_services.monitoring.senders import sender_of
 from fedops_services.registry.common import load_task
 from fedops_services.security import Principal, Role
 from fedops_services.store import artifacts as artifact_store
@@ -61,7 +62,7 @@ class ArtifactService:
     def upload(
         self, principal: Principal, task_id: str, form: ArtifactUploadForm
     ) -> tuple[ArtifactPublic, bool]:
-        """Store the image; returns (artifact, created). A resent artifact_id is stored once."""
+        """Store the image; returns (artifact, created). A resent artifact_id is stored once per sender."""
         _check_form(form)
         if principal.role is Role.CLIENT and form.client_id != principal.client_id:
             raise FedopsError(ErrorCode.FORBIDDEN, "client_id: a client uploads only its own explanations")
@@ -73,6 +74,7 @@ class ArtifactService:
         content_type = sniff_image_type(form.content)
         if content_type is None:
             raise FedopsError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "file: only JPEG and PNG images are accepted")
+        sender = sender_of(principal)
         artifact_id = new_id()
         key = f"{task_id}/{form.round}/{artifact_id}.{_EXTENSION[content_type]}"
         with self._sessions.begin() as session:
@@ -82,13 +84,14 @@ class ArtifactService:
                     ErrorCode.CLIENT_NOT_FOUND, f"client_id: no client {form.client_id!r} in this task"
                 )
             if form.artifact_id is not None:
-                existing = artifact_store.find_by_key(session, task_id, form.artifact_id)
+                existing = artifact_store.find_by_key(session, task_id, sender, form.artifact_id)
                 if existing is not None:
                     return _public(existing), False
             row = ArtifactRow(
                 id=artifact_id,
                 task_id=task_id,
                 artifact_key=form.artifact_id,
+                sender=sender,
                 round=form.round,
                 client_id=form.client_id,
                 class_label=form.class_label,
@@ -111,12 +114,21 @@ class ArtifactService:
         return _public(row), True
 
     def list_artifacts(
-        self, principal: Principal, task_id: str, *, round: int | None, client_id: str | None
+        self,
+        principal: Principal,
+        task_id: str,
+        *,
+        round: int | None,
+        client_id: str | None,
+        limit: int,
+        offset: int,
     ) -> ArtifactsPublic:
         with self._sessions() as session:
             load_task(session, principal, task_id, Role.SERVER)
-            rows = artifact_store.list_artifacts(session, task_id, round=round, client_id=client_id)
-            return ArtifactsPublic(data=[_public(r) for r in rows], count=len(rows))
+            rows, count = artifact_store.list_artifacts(
+                session, task_id, round=round, client_id=client_id, limit=limit, offset=offset
+            )
+            return ArtifactsPublic(data=[_public(r) for r in rows], count=count)
 
     def content(self, principal: Principal, artifact_id: str) -> tuple[bytes, str]:
         with self._sessions() as session:

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
-from statistics import fmean
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -12,7 +11,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import (
-    ClientRoundReport,
     IngestResult,
     Report,
     ReportsPublic,
@@ -22,6 +20,7 @@ from fedops.api.schemas import (
 )
 from fedops_services.db.tables import TaskRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
+from fedops_services.monitoring.senders import sender_of
 from fedops_services.registry.common import load_task
 from fedops_services.security import Principal, Role
 from fedops_services.store import reports as report_store
@@ -39,14 +38,15 @@ class ReportService:
         self._on_stored = on_stored  # told the new reports' kinds after each commit (metrics)
 
     def ingest(self, principal: Principal, reports: Sequence[Report]) -> IngestResult:
-        """Store a batch whole or not at all; resent report ids count as duplicates."""
+        """Store a batch whole or not at all; a report resent by its sender counts as a duplicate."""
         for index, report in enumerate(reports):
             _authorize(principal, report, index)
-        unique: dict[tuple[str, str], dict[str, Any]] = {}
+        sender = sender_of(principal)
+        unique: dict[tuple[str, str, str], dict[str, Any]] = {}
         now = utcnow()
         for report in reports:
-            unique.setdefault((report.task_id, report.report_id), _row(report, now))
-        task_ids = {task_id for task_id, _ in unique}
+            unique.setdefault((report.task_id, report.kind, report.report_id), _row(report, sender, now))
+        task_ids = {task_id for task_id, _, _ in unique}
         with self._sessions.begin() as session:
             known = set(session.scalars(select(TaskRow.id).where(TaskRow.id.in_(task_ids))))
             if missing := sorted(task_ids - known):
@@ -77,20 +77,18 @@ class ReportService:
             )
             return ReportsPublic(data=[_REPORT.validate_python(r.body) for r in rows], count=count)
 
-    def rounds(self, principal: Principal, task_id: str) -> RoundsPublic:
+    def rounds(self, principal: Principal, task_id: str, *, limit: int, offset: int) -> RoundsPublic:
+        """One page of rounds, summarised by the database; each round's latest attempt."""
         with self._sessions() as session:
             load_task(session, principal, task_id, Role.SERVER)
-            server_rows = report_store.server_round_rows(session, task_id)
-            client_rows = report_store.client_round_rows(session, task_id)
-        servers = {row.round or 0: ServerRoundReport.model_validate(row.body) for row in server_rows}
-        clients: dict[int, list[ClientRoundReport]] = defaultdict(list)
-        for row in client_rows:
-            clients[row.round or 0].append(ClientRoundReport.model_validate(row.body))
-        data = [
-            _round_public(number, servers.get(number), clients.get(number, []))
-            for number in sorted(set(servers) | set(clients))
-        ]
-        return RoundsPublic(data=data, count=len(data))
+            numbers, count = report_store.round_numbers(session, task_id, limit=limit, offset=offset)
+            servers = {
+                row.round: ServerRoundReport.model_validate(row.body)
+                for row in report_store.latest_server_rounds(session, task_id, numbers)
+            }
+            clients = report_store.client_round_summaries(session, task_id, numbers)
+        data = [_round_public(number, servers.get(number), clients.get(number)) for number in numbers]
+        return RoundsPublic(data=data, count=count)
 
 
 def _authorize(principal: Principal, report: Report, index: int) -> None:
@@ -111,11 +109,12 @@ def _authorize(principal: Principal, report: Report, index: int) -> None:
         raise FedopsError(ErrorCode.FORBIDDEN, f"{where}: a server cannot report for a client")
 
 
-def _row(report: Report, received_at: Any) -> dict[str, Any]:
+def _row(report: Report, sender: str, received_at: Any) -> dict[str, Any]:
     return {
         "task_id": report.task_id,
         "report_id": report.report_id,
         "kind": report.kind,
+        "sender": sender,
         "round": report.round,
         "client_id": getattr(report, "client_id", None),
         "body": report.model_dump(mode="json"),
@@ -124,14 +123,12 @@ def _row(report: Report, received_at: Any) -> dict[str, Any]:
 
 
 def _round_public(
-    number: int, server: ServerRoundReport | None, clients: list[ClientRoundReport]
+    number: int, server: ServerRoundReport | None, clients: report_store.ClientRoundSummary | None
 ) -> RoundPublic:
-    train = [c.timings.train for c in clients if c.timings.train is not None]
-    accuracy = [c.val_accuracy for c in clients if c.val_accuracy is not None]
     return RoundPublic(
         round=number,
         server=server,
-        client_reports=len(clients),
-        mean_client_train_seconds=fmean(train) if train else None,
-        mean_client_val_accuracy=fmean(accuracy) if accuracy else None,
+        client_reports=clients.reports if clients else 0,
+        mean_client_train_seconds=clients.mean_train_seconds if clients else None,
+        mean_client_val_accuracy=clients.mean_val_accuracy if clients else None,
     )

@@ -69,11 +69,11 @@ class TaskService:
             self._servers.follow_spec(session, row, spec)
             return task_public(row)
 
-    def revisions(self, principal: Principal, task_id: str) -> RevisionsPublic:
+    def revisions(self, principal: Principal, task_id: str, *, limit: int, offset: int) -> RevisionsPublic:
         with self._sessions() as session:
             load_task(session, principal, task_id, Role.CLIENT, Role.SERVER)
-            rows = task_store.list_revisions(session, task_id)
-            return RevisionsPublic(data=[revision_public(r) for r in rows], count=len(rows))
+            rows, count = task_store.list_revisions(session, task_id, limit=limit, offset=offset)
+            return RevisionsPublic(data=[revision_public(r) for r in rows], count=count)
 
     def delete(self, principal: Principal, task_id: str) -> None:
         """Remove the server first: a task row never disappears while its server runs."""

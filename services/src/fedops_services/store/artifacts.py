@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fedops_services.db.tables import ArtifactRow
@@ -10,9 +10,12 @@ from fedops_services.db.tables import ArtifactRow
 __all__ = ["find_by_key", "get_artifact", "list_artifacts"]
 
 
-def find_by_key(session: Session, task_id: str, key: str) -> ArtifactRow | None:
+def find_by_key(session: Session, task_id: str, sender: str, key: str) -> ArtifactRow | None:
+    """The artifact ``sender`` stored under its own ``key`` (keys are unique per sender)."""
     return session.scalar(
-        select(ArtifactRow).where(ArtifactRow.task_id == task_id, ArtifactRow.artifact_key == key)
+        select(ArtifactRow).where(
+            ArtifactRow.task_id == task_id, ArtifactRow.sender == sender, ArtifactRow.artifact_key == key
+        )
     )
 
 
@@ -21,13 +24,20 @@ def get_artifact(session: Session, artifact_id: str) -> ArtifactRow | None:
 
 
 def list_artifacts(
-    session: Session, task_id: str, *, round: int | None, client_id: str | None
-) -> list[ArtifactRow]:
+    session: Session, task_id: str, *, round: int | None, client_id: str | None, limit: int, offset: int
+) -> tuple[list[ArtifactRow], int]:
+    """One page, in a stable order, and how many match."""
     query = select(ArtifactRow).where(ArtifactRow.task_id == task_id)
     if round is not None:
         query = query.where(ArtifactRow.round == round)
     if client_id is not None:
         query = query.where(ArtifactRow.client_id == client_id)
-    return list(
-        session.scalars(query.order_by(ArtifactRow.round, ArtifactRow.client_id, ArtifactRow.class_label))
+    count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = (
+        ArtifactRow.round,
+        ArtifactRow.client_id,
+        ArtifactRow.class_label,
+        ArtifactRow.created_at,
+        ArtifactRow.id,
     )
+    return list(session.scalars(query.order_by(*order).limit(limit).offset(offset))), count

@@ -82,9 +82,7 @@ def get_client(session: Session, task_id: str, client_id: str) -> ClientRow | No
     return session.scalar(select(ClientRow).where(ClientRow.task_id == task_id, ClientRow.id == client_id))
 
 
-def list_clients(
-    session: Session, task_id: str, *, limit: int, offset: int
-) -> tuple[list[ClientRow], int]:
+def list_clients(session: Session, task_id: str, *, limit: int, offset: int) -> tuple[list[ClientRow], int]:
     """One page of the task's clients by name, and how many there are."""
     query = select(ClientRow).where(ClientRow.task_id == task_id)
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
