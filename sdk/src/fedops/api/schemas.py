@@ -189,6 +189,16 @@ class EnrollmentRequest(_Wire):
         max_length=4096,
         description="PEM public key (EC, NIST curve) of the client's SuperNode, for SuperNode auth.",
     )
+    current_credential: str | None = Field(
+        default=None,
+        max_length=256,
+        description=(
+            "Re-enrolment: the current credential (fedops_cli_...) of the client that already has "
+            "this name, proving the caller is that client; it keeps its id and gets a new "
+            "credential. Without it an enrolled name is refused (409 client_name_taken) unless "
+            "the caller is an admin. Ignored when no client has the name."
+        ),
+    )
 
 
 class EnrolledClient(_Wire):
@@ -215,6 +225,9 @@ class ClientPublic(_Wire):
     training: bool
     global_model_version: int | None
     node_public_key: str | None = None
+    spool_backlog: int | None = Field(
+        default=None, description="Items waiting in the client's report spool, as of its last heartbeat."
+    )
 
 
 class ClientsPublic(_Wire):
