@@ -15,7 +15,8 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 class ApiError(Exception):
-    """A non-2xx answer, or no answer at all (status 0, code ``unreachable``)."""
+    """A non-2xx answer, no answer at all (status 0, code ``unreachable``: refused, reset,
+    timed out), or a 2xx answer that cannot be parsed (code ``invalid_response``)."""
 
     def __init__(
         self, status: int, code: str, message: str, details: list[ErrorDetail] | None = None
@@ -48,13 +49,24 @@ class HttpCore:
         raise _error_from(response)
 
     def json(self, method: str, path: str, model: type[ModelT], **kwargs: Any) -> ModelT:
+        """Parse a 2xx answer into ``model``. Unknown fields are ignored at every depth (a
+        newer server may add some); an answer that is not the model at all is an ApiError
+        with code ``invalid_response`` and the answer's status, like any other bad answer."""
         response = self.request(method, path, **kwargs)
-        return model.model_validate_json(response.content)
+        try:
+            return model.model_validate_json(response.content, extra="ignore")
+        except ValidationError as exc:
+            raise ApiError(
+                response.status_code,
+                "invalid_response",
+                f"{self.base_url} answered {method} {path} with something that is not a valid "
+                f"{model.__name__}: {exc.errors(include_url=False, include_input=False)[:3]}",
+            ) from exc
 
 
 def _error_from(response: httpx.Response) -> ApiError:
     try:
-        body = ErrorPublic.model_validate_json(response.content).error
+        body = ErrorPublic.model_validate_json(response.content, extra="ignore").error
     except ValidationError:
         return ApiError(response.status_code, "http_error", response.text[:500] or response.reason_phrase)
     return ApiError(response.status_code, body.code, body.message, body.details)

@@ -62,24 +62,35 @@ MetricMap = dict[Annotated[str, Field(min_length=1, max_length=64)], float]
 
 
 class _Wire(BaseModel):
+    """What the services validate (request bodies, and models shared by requests and
+    answers): an unknown field is refused, so a typo never passes silently."""
+
     model_config = ConfigDict(extra="forbid")
+
+
+class _Response(BaseModel):
+    """What the services only answer with: unknown fields are ignored, so a newer server
+    that adds a field does not break an older client. (The typed clients also parse every
+    answer with ``extra="ignore"``, which reaches the shared models nested inside.)"""
+
+    model_config = ConfigDict(extra="ignore")
 
 
 # --- errors ------------------------------------------------------------------------------
 
 
-class ErrorDetail(_Wire):
+class ErrorDetail(_Response):
     field: str | None = None
     message: str
 
 
-class ErrorBody(_Wire):
+class ErrorBody(_Response):
     code: str
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
 
 
-class ErrorPublic(_Wire):
+class ErrorPublic(_Response):
     """Every non-2xx answer of the APIs has this shape."""
 
     error: ErrorBody
@@ -88,7 +99,7 @@ class ErrorPublic(_Wire):
 # --- tasks -------------------------------------------------------------------------------
 
 
-class TaskPublic(_Wire):
+class TaskPublic(_Response):
     id: str
     name: str
     status: TaskStatus
@@ -99,18 +110,18 @@ class TaskPublic(_Wire):
     updated_at: datetime
 
 
-class TasksPublic(_Wire):
+class TasksPublic(_Response):
     data: list[TaskPublic]
     count: int
 
 
-class RevisionPublic(_Wire):
+class RevisionPublic(_Response):
     revision: int
     spec: TaskSpec
     created_at: datetime
 
 
-class RevisionsPublic(_Wire):
+class RevisionsPublic(_Response):
     data: list[RevisionPublic]
     count: int
 
@@ -118,7 +129,7 @@ class RevisionsPublic(_Wire):
 # --- server management ----------------------------------------------------------------------
 
 
-class PodStatus(_Wire):
+class PodStatus(_Response):
     """One pod of a server (Kubernetes provisioner)."""
 
     name: str
@@ -127,7 +138,7 @@ class PodStatus(_Wire):
     reason: str = Field(default="", description="Why it is not ready, when it is not.")
 
 
-class ServerStatus(_Wire):
+class ServerStatus(_Response):
     """What the provisioner observes about a task's FL server."""
 
     task_id: str
@@ -160,7 +171,7 @@ class RunResult(_Wire):
     reason: str = Field(default="", max_length=2000)
 
 
-class LogsPublic(_Wire):
+class LogsPublic(_Response):
     task_id: str
     lines: list[str]
 
@@ -173,7 +184,7 @@ class EnrollmentTokenCreate(_Wire):
     max_uses: int | None = Field(default=None, ge=1, le=100_000)
 
 
-class EnrollmentTokenPublic(_Wire):
+class EnrollmentTokenPublic(_Response):
     id: str
     task_id: str
     token: str = Field(description="Shown once; only its hash is stored.")
@@ -201,7 +212,7 @@ class EnrollmentRequest(_Wire):
     )
 
 
-class EnrolledClient(_Wire):
+class EnrolledClient(_Response):
     client_id: str
     task_id: str
     name: str
@@ -212,9 +223,10 @@ class HeartbeatRequest(_Wire):
     online: bool = True
     training: bool = False
     global_model_version: int | None = Field(default=None, ge=0)
+    spool_backlog: int | None = Field(default=None, ge=0)
 
 
-class ClientPublic(_Wire):
+class ClientPublic(_Response):
     id: str
     task_id: str
     name: str
@@ -230,12 +242,12 @@ class ClientPublic(_Wire):
     )
 
 
-class ClientsPublic(_Wire):
+class ClientsPublic(_Response):
     data: list[ClientPublic]
     count: int
 
 
-class ManagerState(_Wire):
+class ManagerState(_Response):
     """Everything a client manager needs from one poll."""
 
     task_id: str
@@ -252,7 +264,7 @@ class ManagerState(_Wire):
     supernode_auth: bool = Field(default=False, description="SuperNodes must sign with their enrolled key.")
 
 
-class WhoAmI(_Wire):
+class WhoAmI(_Response):
     """What the presented credential is."""
 
     role: Literal["admin", "client", "server", "enrollment"]
@@ -269,7 +281,7 @@ class ModelVersionCreate(_Wire):
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
-class ModelVersionPublic(_Wire):
+class ModelVersionPublic(_Response):
     task_id: str
     version: int
     round: int
@@ -278,7 +290,7 @@ class ModelVersionPublic(_Wire):
     created_at: datetime
 
 
-class ModelVersionsPublic(_Wire):
+class ModelVersionsPublic(_Response):
     data: list[ModelVersionPublic]
     count: int
 
@@ -357,17 +369,17 @@ class ReportBatch(_Wire):
     reports: list[Report] = Field(min_length=1, max_length=1000)
 
 
-class IngestResult(_Wire):
+class IngestResult(_Response):
     accepted: int = Field(description="Reports stored by this call.")
     duplicates: int = Field(description="Reports already stored earlier (same report_id).")
 
 
-class ReportsPublic(_Wire):
+class ReportsPublic(_Response):
     data: list[Report]
     count: int
 
 
-class RoundPublic(_Wire):
+class RoundPublic(_Response):
     """One round of a task: the server's report and a summary of the clients' reports."""
 
     round: int
@@ -377,12 +389,12 @@ class RoundPublic(_Wire):
     mean_client_val_accuracy: float | None
 
 
-class RoundsPublic(_Wire):
+class RoundsPublic(_Response):
     data: list[RoundPublic]
     count: int
 
 
-class ArtifactPublic(_Wire):
+class ArtifactPublic(_Response):
     id: str
     task_id: str
     round: int
@@ -399,6 +411,6 @@ class ArtifactPublic(_Wire):
     created_at: datetime
 
 
-class ArtifactsPublic(_Wire):
+class ArtifactsPublic(_Response):
     data: list[ArtifactPublic]
     count: int

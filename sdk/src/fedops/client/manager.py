@@ -81,7 +81,10 @@ class ClientManager:
 
     def _heartbeat(self, online: bool = True) -> ManagerState | None:
         request = HeartbeatRequest(
-            online=online, training=self.trainer.training, global_model_version=self.trainer.model_version
+            online=online,
+            training=self.trainer.training,
+            global_model_version=self.trainer.model_version,
+            spool_backlog=self.trainer.spool.pending(),  # one that only grows: monitoring is not reached
         )
         try:
             self.api.registry.heartbeat(self.task_id, self.client_id, request)
@@ -92,7 +95,10 @@ class ClientManager:
 
     def _heartbeats(self, interval: float) -> None:
         while not self._stop.wait(interval):
-            self._heartbeat()
+            try:
+                self._heartbeat()
+            except Exception:  # a dead heartbeat thread would make a working client look offline
+                logger.exception("heartbeat failed unexpectedly; the next one follows")
 
     # --- SuperNode -----------------------------------------------------------------------------
 
@@ -223,7 +229,8 @@ class ClientManager:
             spool_thread.join(timeout=30)
             self.trainer.spool.flush()  # what is left goes out before the client exits
             with contextlib.suppress(ApiError):
-                self.api.registry.heartbeat(self.task_id, self.client_id, HeartbeatRequest(online=False))
+                final = HeartbeatRequest(online=False, spool_backlog=self.trainer.spool.pending())
+                self.api.registry.heartbeat(self.task_id, self.client_id, final)
         logger.info("task %s; %d task(s) run, %d item(s) still spooled", outcome, executor.tasks_run,
                     self.trainer.spool.pending())  # fmt: skip
         return 0 if outcome == "finished" else 1
