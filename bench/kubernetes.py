@@ -50,7 +50,8 @@ def kubernetes_benchmarks(root: Path) -> dict[str, Any]:
 
 
 def _settings(cluster: KubeCluster, namespace: str) -> KubernetesSettings:
-    return KubernetesSettings(namespace=namespace, kubeconfig=cluster.kubeconfig)
+    # The bench has no edge machines: the in-cluster address is all it needs (explicitly).
+    return KubernetesSettings(namespace=namespace, kubeconfig=cluster.kubeconfig, service_type="ClusterIP")
 
 
 def _available(api: KubernetesApi, task_id: str) -> bool:
@@ -78,6 +79,7 @@ def _bench_provision(cluster: KubeCluster, root: Path) -> dict[str, Any]:
             "FEDOPS_PROVISIONER": "kubernetes",
             "FEDOPS_KUBERNETES_NAMESPACE": namespace,
             "FEDOPS_KUBERNETES_KUBECONFIG": str(cluster.kubeconfig),
+            "FEDOPS_KUBERNETES_SERVICE_TYPE": "ClusterIP",
         },
     )
     stack.start()

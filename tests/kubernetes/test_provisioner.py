@@ -86,7 +86,9 @@ def test_a_task_gets_a_deployment_service_and_volume_with_exactly_its_limits(
     observed = _wait_available(provisioner)
 
     assert (observed.replicas, observed.ready_replicas, observed.available_replicas) == (1, 1, 1)
-    assert observed.volume_phase == "Bound" and observed.reason == "available: 1/1 replicas ready"
+    assert observed.volume_phase == "Bound" and observed.reason.startswith("available: 1/1 replicas ready; ")
+    # The default Service is ClusterIP: the status says edge machines cannot use its address.
+    assert f"edge machines outside the cluster cannot reach {observed.fleet_address}" in observed.reason
     assert observed.fleet_address == f"{NAME}.{kube_namespace}.svc:9092"
     deployment = _get(kube_cluster, kube_namespace, "deployment")
     pod = deployment["spec"]["template"]["spec"]

@@ -10,7 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from fedops.api.schemas import PodStatus
-from fedops_services.provisioners.kubernetes.status import describe_pod, latest_warning, summarize
+from fedops_services.config import KubernetesSettings
+from fedops_services.provisioners.kubernetes.status import (
+    describe_pod,
+    exposure_note,
+    latest_warning,
+    summarize,
+)
 
 
 def _deployment(replicas: int = 1, available: int = 0, **status: Any) -> dict[str, Any]:
@@ -122,3 +128,19 @@ def test_a_crash_looping_server_says_how_it_exited_and_its_last_log_line() -> No
     )
     reason = summarize(_deployment(), [described], volume_phase="Bound", volume_warning="")
     assert "exited with code 1: ERROR SuperLink exited with code 3" in reason
+
+
+def test_the_status_says_when_edge_machines_cannot_reach_the_fleet_address() -> None:
+    in_cluster = KubernetesSettings(service_type="ClusterIP")
+    routed = KubernetesSettings(service_type="ClusterIP", fleet_address="{task_name}.fl.example.org:443")
+    balanced = KubernetesSettings(service_type="LoadBalancer")
+
+    note = exposure_note(in_cluster, "fedops-server-x.fl.svc:9092")
+    assert "cannot reach fedops-server-x.fl.svc:9092" in note and "FEDOPS_KUBERNETES_SERVICE_TYPE" in note
+    assert exposure_note(KubernetesSettings(), "x.fl.svc:9092") == exposure_note(in_cluster, "x.fl.svc:9092")
+    assert exposure_note(routed, "mnist.fl.example.org:443") == ""
+    assert (
+        exposure_note(balanced, None)
+        == "; no fleet address yet: waiting for the LoadBalancer's external address"
+    )
+    assert exposure_note(balanced, "203.0.113.7:9092") == ""

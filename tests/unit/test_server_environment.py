@@ -23,6 +23,7 @@ def _settings() -> Settings:
         admin_token=ADMIN_TOKEN,
         database_url=DATABASE_URL,
         provisioner="kubernetes",
+        kubernetes=KubernetesSettings(service_type="LoadBalancer"),
         api_url="http://registry:8080",
     )
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from fedops_services.config import KubernetesSettings, Settings
+from fedops_services.config import DEFAULT_SERVER_COMMAND, KubernetesSettings, Settings
 from fedops_services.container import resolve_admin_token
 
 
@@ -54,5 +55,65 @@ def test_fleet_tls_on_kubernetes_needs_the_secret_and_its_mounted_files(tmp_path
         Settings(provisioner="kubernetes", **files)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="FEDOPS_KUBERNETES_FLEET_TLS_SECRET"):
         Settings(provisioner="kubernetes", kubernetes=KubernetesSettings(fleet_tls_secret="fleet-tls"))
-    both = Settings(provisioner="kubernetes", kubernetes=KubernetesSettings(fleet_tls_secret="tls"), **files)  # type: ignore[arg-type]
+    both = Settings(
+        provisioner="kubernetes",
+        kubernetes=KubernetesSettings(fleet_tls_secret="tls", service_type="LoadBalancer"),
+        **files,  # type: ignore[arg-type]
+    )
     assert both.fleet_tls
+
+
+@pytest.mark.parametrize(
+    ("template", "says"),
+    [
+        ("", "is empty"),
+        ("   ", "is empty"),
+        (
+            "{python} -m fedops_services.flserver --port {prot}",
+            "unknown placeholder {prot}; known ones: {python}",
+        ),
+        ("{python} -m fedops_services.flserver --port {port", "unbalanced braces in '{port'"),
+        ("{python} -c 'print(1)}'", "unbalanced braces"),
+        ('{python} -m "fedops_services.flserver', "cannot be split into words: No closing quotation"),
+        ("{python} {0}", "unknown placeholder {0}"),
+        ("{python} --port {port:d}", "cannot fill '{port:d}'"),
+    ],
+)
+def test_a_server_command_that_cannot_work_is_refused_at_start_up(
+    template: str, says: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FEDOPS_SERVER_COMMAND", template)
+
+    with pytest.raises(ValidationError) as refused:
+        Settings()
+
+    (error,) = refused.value.errors()
+    assert (
+        error["loc"] == ("server_command",)
+        and "FEDOPS_SERVER_COMMAND" in error["msg"]
+        and says in error["msg"]
+    )
+
+
+def test_a_server_command_with_known_placeholders_and_literal_braces_is_accepted() -> None:
+    template = (
+        "{python} -m fedops_services.flserver --port {port} --data-dir {data_dir} --tag {{x}}-{task_name}"
+    )
+
+    assert Settings(server_command=template).server_command == template
+    assert Settings().server_command == DEFAULT_SERVER_COMMAND
+
+
+def test_kubernetes_needs_an_explicit_choice_of_how_edge_machines_reach_servers() -> None:
+    with pytest.raises(ValidationError, match="choose how edge machines reach FL servers"):
+        Settings(provisioner="kubernetes")
+    with pytest.raises(ValidationError, match="NodePort needs FEDOPS_KUBERNETES_ADVERTISE_HOST"):
+        KubernetesSettings(service_type="NodePort")
+    with pytest.raises(ValidationError, match=r"unknown placeholder \{task\}"):
+        KubernetesSettings(service_type="ClusterIP", fleet_address="{task}.fl.example.org:443")
+
+    assert Settings(provisioner="kubernetes", kubernetes=KubernetesSettings(service_type="LoadBalancer"))
+    node_port = KubernetesSettings(service_type="NodePort", advertise_host="edge.example.org")
+    routed = KubernetesSettings(service_type="ClusterIP", fleet_address="{task_name}.fl.example.org:443")
+    assert node_port.edge_reachable and routed.edge_reachable
+    assert not KubernetesSettings(service_type="ClusterIP").edge_reachable  # accepted: in-cluster clients

@@ -7,19 +7,84 @@ at import time, so tests build as many differently-configured apps as they like.
 from __future__ import annotations
 
 import shlex
+import string
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-__all__ = ["DEFAULT_SERVER_COMMAND", "Component", "KubernetesSettings", "Settings"]
+__all__ = [
+    "DEFAULT_SERVER_COMMAND",
+    "FLEET_ADDRESS_PLACEHOLDERS",
+    "SERVER_COMMAND_PLACEHOLDERS",
+    "Component",
+    "KubernetesSettings",
+    "Settings",
+    "render_fleet_address",
+    "render_server_command",
+]
 
 Component = Literal["registry", "monitoring"]
 
 # What the local provisioner runs for a task unless told otherwise: the fedops FL server
 # runtime. Placeholders are filled per task by the provisioner.
 DEFAULT_SERVER_COMMAND = "{python} -m fedops_services.flserver --port {port} --data-dir {data_dir}"
+
+
+# What the local provisioner fills into the server command, per task.
+SERVER_COMMAND_PLACEHOLDERS = ("python", "port", "data_dir", "task_id", "task_name")
+
+
+def render_server_command(template: str, values: dict[str, str]) -> list[str]:
+    """The command of a ``FEDOPS_SERVER_COMMAND`` template: split like a shell would, then
+    each word's ``{placeholder}`` filled. Raises ValueError with a sentence for a person, so
+    a bad template stops the services at start-up instead of failing each provisioning."""
+    prefix = f"FEDOPS_SERVER_COMMAND {template!r}"
+    try:
+        words = shlex.split(template)
+    except ValueError as exc:  # e.g. "No closing quotation"
+        raise ValueError(f"{prefix} cannot be split into words: {exc}") from None
+    if not words:
+        raise ValueError(f"{prefix} is empty; the default is {DEFAULT_SERVER_COMMAND!r}")
+    known = ", ".join(f"{{{name}}}" for name in SERVER_COMMAND_PLACEHOLDERS)
+    command = []
+    for word in words:
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(word) if name is not None]
+        except ValueError as exc:  # "Single '}' encountered", "unmatched '{'"
+            raise ValueError(
+                f"{prefix} has unbalanced braces in {word!r} ({exc}); write {{{{ and }}}} for literal braces"
+            ) from None
+        unknown = [name for name in fields if name not in SERVER_COMMAND_PLACEHOLDERS]
+        if unknown:
+            raise ValueError(f"{prefix} uses unknown placeholder {{{unknown[0]}}}; known ones: {known}")
+        try:
+            command.append(word.format(**values))
+        except (KeyError, IndexError, ValueError) as exc:  # a nested field or a bad format spec
+            raise ValueError(f"{prefix} cannot fill {word!r}: {exc!r}; use plain {known}") from None
+    return command
+
+
+FLEET_ADDRESS_PLACEHOLDERS = ("task_id", "task_name", "service", "namespace")
+
+
+def render_fleet_address(template: str, values: dict[str, str]) -> str:
+    """A task's fleet address from ``FEDOPS_KUBERNETES_FLEET_ADDRESS``; ValueError when the
+    template cannot be filled (unknown placeholder, unbalanced braces)."""
+    prefix = f"FEDOPS_KUBERNETES_FLEET_ADDRESS {template!r}"
+    known = ", ".join(f"{{{name}}}" for name in FLEET_ADDRESS_PLACEHOLDERS)
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        unknown = [name for name in fields if name not in FLEET_ADDRESS_PLACEHOLDERS]
+        if unknown:
+            raise ValueError(f"unknown placeholder {{{unknown[0]}}}")
+        address = template.format(**values)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(f"{prefix} cannot be filled: {exc}; known placeholders: {known}") from None
+    if not address.strip() or any(character.isspace() for character in address):
+        raise ValueError(f"{prefix} must be a host:port without spaces")
+    return address
 
 
 class KubernetesSettings(BaseSettings):
@@ -40,7 +105,12 @@ class KubernetesSettings(BaseSettings):
         default="ghcr.io/fedops/fedops-services:0.1.0", description="Image of the FL server containers."
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = "IfNotPresent"
-    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] = "ClusterIP"
+    service_type: Literal["ClusterIP", "NodePort", "LoadBalancer"] | None = Field(
+        default=None,
+        description="How edge machines reach each task's fleet Service; the registry refuses to start "
+        "without a choice: LoadBalancer, NodePort (with advertise_host), or ClusterIP (reachable only "
+        "inside the cluster, unless fleet_address names what routes to it).",
+    )
     storage_class: str | None = Field(
         default=None, description="Storage class of task volumes; unset: the cluster's default."
     )
@@ -56,6 +126,13 @@ class KubernetesSettings(BaseSettings):
     advertise_host: str | None = Field(
         default=None, description="Host edge machines use to reach NodePort services."
     )
+    fleet_address: str | None = Field(
+        default=None,
+        description="host:port edge machines use for a task's FL server when the operator routes it "
+        "(Ingress, Gateway, DNS) to the task's Service; placeholders "
+        + ", ".join(f"{{{name}}}" for name in FLEET_ADDRESS_PLACEHOLDERS)
+        + ", e.g. '{task_name}.fl.example.org:443'. Overrides what the Service type would give.",
+    )
     instance: str = Field(
         default="fedops",
         pattern=r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$",
@@ -63,6 +140,27 @@ class KubernetesSettings(BaseSettings):
         "sharing a namespace never touch each other's servers.",
     )
     request_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("fleet_address")
+    @classmethod
+    def _fleet_address_renders(cls, value: str | None) -> str | None:
+        if value is not None:
+            render_fleet_address(value, dict.fromkeys(FLEET_ADDRESS_PLACEHOLDERS, "x"))
+        return value
+
+    @model_validator(mode="after")
+    def _node_port_has_a_host(self) -> KubernetesSettings:
+        if self.service_type == "NodePort" and not (self.advertise_host or self.fleet_address):
+            raise ValueError(
+                "FEDOPS_KUBERNETES_SERVICE_TYPE=NodePort needs FEDOPS_KUBERNETES_ADVERTISE_HOST: the host "
+                "(a node's address or a name for the nodes) edge machines connect to"
+            )
+        return self
+
+    @property
+    def edge_reachable(self) -> bool:
+        """Whether the fleet addresses handed to edge machines work outside the cluster."""
+        return bool(self.fleet_address) or self.service_type in ("NodePort", "LoadBalancer")
 
 
 class Settings(BaseSettings):
@@ -152,9 +250,8 @@ class Settings(BaseSettings):
 
     @field_validator("server_command")
     @classmethod
-    def _parsable(cls, value: str) -> str:
-        if not shlex.split(value):
-            raise ValueError("server_command must not be empty")
+    def _renderable(cls, value: str) -> str:
+        render_server_command(value, dict.fromkeys(SERVER_COMMAND_PLACEHOLDERS, "x"))  # raises ValueError
         return value
 
     @model_validator(mode="after")
@@ -170,6 +267,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "on Kubernetes, fleet TLS needs both FEDOPS_KUBERNETES_FLEET_TLS_SECRET (mounted into FL "
                 "server pods) and FEDOPS_FLEET_TLS_CERT/KEY/CA (that Secret's files as mounted here)"
+            )
+        if self.provisioner == "kubernetes" and self.kubernetes.service_type is None:
+            raise ValueError(
+                "choose how edge machines reach FL servers: FEDOPS_KUBERNETES_SERVICE_TYPE=LoadBalancer, "
+                "NodePort (with FEDOPS_KUBERNETES_ADVERTISE_HOST), or ClusterIP with "
+                "FEDOPS_KUBERNETES_FLEET_ADDRESS (what routes edge traffic to each server's Service; "
+                "ClusterIP alone reaches only clients inside the cluster)"
             )
         return self
 

@@ -144,7 +144,7 @@ def persistent_volume_claim(
 def service(deployment: ServerDeployment, settings: KubernetesSettings, namespace: str) -> dict[str, Any]:
     return _object("v1", "Service", deployment, settings, namespace) | {
         "spec": {
-            "type": settings.service_type,
+            "type": settings.service_type or "ClusterIP",  # unset only outside the registry (tests)
             "selector": selector(deployment.task_id),
             "ports": [
                 {"name": "fleet", "port": settings.fleet_port, "targetPort": "fleet", "protocol": "TCP"}

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from fedops.api.schemas import PodStatus
-from fedops_services.config import KubernetesSettings
+from fedops_services.config import KubernetesSettings, render_fleet_address
 from fedops_services.provisioners.base import (
     CredentialsMissingError,
     ObservedServer,
@@ -29,7 +29,13 @@ from fedops_services.provisioners.base import (
 )
 from fedops_services.provisioners.kubernetes import objects
 from fedops_services.provisioners.kubernetes.api import Json, KubernetesApi
-from fedops_services.provisioners.kubernetes.status import describe_pod, is_ready, latest_warning, summarize
+from fedops_services.provisioners.kubernetes.status import (
+    describe_pod,
+    exposure_note,
+    is_ready,
+    latest_warning,
+    summarize,
+)
 
 __all__ = ["KubernetesProvisioner"]
 
@@ -84,6 +90,10 @@ class KubernetesProvisioner(Provisioner):
         volume_warning = self._warning("PersistentVolumeClaim", name) if volume_phase == "Pending" else ""
         status = current.get("status", {})
         view = self._view()
+        address = self._fleet_address(task_id, self._get("Service", name))
+        reason = summarize(current, pods, volume_phase, volume_warning)
+        if current.get("spec", {}).get("replicas"):  # a paused server has no one to reach it
+            reason += exposure_note(self.settings, address)
         return ObservedServer(
             exists=True,
             observed_at=view.taken_at if view is not None else None,
@@ -91,8 +101,8 @@ class KubernetesProvisioner(Provisioner):
             ready_replicas=status.get("readyReplicas") or 0,
             available_replicas=status.get("availableReplicas") or 0,
             volume_phase=volume_phase,
-            fleet_address=self._fleet_address(self._get("Service", name)),
-            reason=summarize(current, pods, volume_phase, volume_warning),
+            fleet_address=address,
+            reason=reason,
             pods=tuple(pods),
         )
 
@@ -187,9 +197,17 @@ class KubernetesProvisioner(Provisioner):
         events = self.api.list("Event", fields=f"involvedObject.kind={kind},involvedObject.name={name}")
         return latest_warning(events)
 
-    def _fleet_address(self, service: Json | None) -> str | None:
+    def _fleet_address(self, task_id: str, service: Json | None) -> str | None:
         if service is None:
             return None
+        if self.settings.fleet_address:  # the operator routes edge traffic to the Service
+            values = {
+                "task_id": task_id,
+                "task_name": (service["metadata"].get("annotations") or {}).get("fedops.io/task-name", ""),
+                "service": service["metadata"]["name"],
+                "namespace": service["metadata"]["namespace"],
+            }
+            return render_fleet_address(self.settings.fleet_address, values)
         port = self.settings.fleet_port
         if self.settings.service_type == "LoadBalancer":
             ingress = service.get("status", {}).get("loadBalancer", {}).get("ingress") or []

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from fedops.api.schemas import PodStatus
+from fedops_services.config import KubernetesSettings
 from fedops_services.provisioners.kubernetes.api import Json
 
-__all__ = ["describe_pod", "is_ready", "latest_warning", "summarize"]
+__all__ = ["describe_pod", "exposure_note", "is_ready", "latest_warning", "summarize"]
 
 _UNINFORMATIVE_WAITING = ("ContainerCreating", "PodInitializing")
 
@@ -72,6 +73,22 @@ def summarize(deployment: Json, pods: Sequence[PodStatus], volume_phase: str, vo
         return f"volume {volume_phase}" + (f": {volume_warning}" if volume_warning else "")
     updated = status.get("updatedReplicas") or 0
     return f"rolling out: {updated}/{wanted} updated, {available} available"
+
+
+def exposure_note(settings: KubernetesSettings, fleet_address: str | None) -> str:
+    """What to add to the status when edge machines cannot use the fleet address (empty
+    when they can): an in-cluster name, or no address yet."""
+    if not settings.edge_reachable:
+        return (
+            f"; edge machines outside the cluster cannot reach {fleet_address or 'this server'} (a ClusterIP "
+            "Service): set FEDOPS_KUBERNETES_SERVICE_TYPE to NodePort or LoadBalancer, or "
+            "FEDOPS_KUBERNETES_FLEET_ADDRESS to what routes to it"
+        )
+    if fleet_address is None and settings.service_type == "LoadBalancer":
+        return "; no fleet address yet: waiting for the LoadBalancer's external address"
+    if fleet_address is None:
+        return "; no fleet address yet"
+    return ""
 
 
 def _failing_condition(status: Json) -> str:

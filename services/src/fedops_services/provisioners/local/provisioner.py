@@ -14,7 +14,6 @@ import hashlib
 import http.client
 import json
 import os
-import shlex
 import shutil
 import signal
 import socket
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fedops.files import atomic_write
+from fedops_services.config import render_server_command
 from fedops_services.provisioners.base import (
     CredentialsMissingError,
     ObservedServer,
@@ -177,7 +177,10 @@ class LocalProvisioner(Provisioner):
             "task_id": deployment.task_id,
             "task_name": deployment.task_name,
         }
-        command = [part.format(**values) for part in shlex.split(self.command_template)]
+        try:
+            command = render_server_command(self.command_template, values)
+        except ValueError as exc:  # settings validation refuses these at start-up already
+            raise ProvisionerError(str(exc)) from None
         secret_env = secret_environment(
             (previous.get("secret_env") or {}) if deployment.secret_env is None else deployment.secret_env
         )
