@@ -1,7 +1,7 @@
 """client spool backlog
 
 Revision ID: b7c3e1a9d2f4
-Revises: 6718d0ac2572
+Revises: 17ec4d26942d
 Create Date: 2026-12-02 03:50:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b7c3e1a9d2f4"
-down_revision: str | None = "6718d0ac2572"
+down_revision: str | None = "17ec4d26942d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
