@@ -56,6 +56,10 @@ def render(helm: str, scenario: str = "defaults") -> list[Obj]:
     return [doc for doc in yaml.safe_load_all(helm_template(helm, *values(scenario)).stdout) if doc]
 
 
+def render_with(helm: str, *args: str) -> list[Obj]:
+    return [doc for doc in yaml.safe_load_all(helm_template(helm, *args).stdout) if doc]
+
+
 def find(objects: list[Obj], kind: str, name: str) -> Obj:
     (match,) = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
     return match
@@ -122,6 +126,9 @@ def test_service_monitor_and_dashboard(helm: str) -> None:
     [
         ("registry.replicas=2", "at '/registry': additional properties 'replicas' not allowed"),
         ("provisioner.serviceType=Nodeport", "value must be one of 'ClusterIP', 'NodePort', 'LoadBalancer'"),
+        # Exposures edge machines could not use: an address they can reach is required.
+        ("provisioner.serviceType=ClusterIP", "fleetAddress"),
+        ("provisioner.serviceType=NodePort", "advertiseHost"),
         ("image.pullPolicy=sometimes", "value must be one of 'Always', 'IfNotPresent', 'Never'"),
         ("database.bundled.enabled=false", "database.external.existingSecret must name a Secret"),
     ],
@@ -163,6 +170,16 @@ def test_workloads_and_settings(helm: str) -> None:
     assert config["registry"]["FEDOPS_API_URL"] == "http://fedops-registry.fedops.svc:8080"
     assert config["registry"]["FEDOPS_KUBERNETES_SERVER_IMAGE"] == "ghcr.io/fedops/fedops-services:0.1.0"
     assert "FEDOPS_KUBERNETES_STORAGE_CLASS" not in config["registry"]  # unset: the cluster default
+    # Edge machines get an address they can reach: a LoadBalancer per server by default.
+    assert config["registry"]["FEDOPS_KUBERNETES_SERVICE_TYPE"] == "LoadBalancer"
+    routed = [
+        "--set",
+        "provisioner.serviceType=ClusterIP",
+        "--set-json",  # --set would read the braces as a list
+        'provisioner.fleetAddress="{task_name}.fl.test:443"',
+    ]
+    routed_config = find(render_with(helm, *routed), "ConfigMap", "fedops-registry")["data"]
+    assert routed_config["FEDOPS_KUBERNETES_FLEET_ADDRESS"] == "{task_name}.fl.test:443"
     namespace = env_of(registry)["FEDOPS_KUBERNETES_NAMESPACE"]
     assert namespace == {"fieldRef": {"fieldPath": "metadata.namespace"}}
     database = {"secretKeyRef": {"name": "fedops-postgresql", "key": "url"}}
@@ -334,7 +351,10 @@ def test_fleet_tls_is_mounted_into_the_registry_and_its_settings_validate(helm: 
         fields
         | {
             "provisioner": "kubernetes",
-            "kubernetes": KubernetesSettings(fleet_tls_secret=config["FEDOPS_KUBERNETES_FLEET_TLS_SECRET"]),
+            "kubernetes": KubernetesSettings(
+                fleet_tls_secret=config["FEDOPS_KUBERNETES_FLEET_TLS_SECRET"],
+                service_type=config["FEDOPS_KUBERNETES_SERVICE_TYPE"],
+            ),
         }
     )
     assert settings.fleet_tls and settings.supernode_auth

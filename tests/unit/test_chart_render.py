@@ -50,7 +50,8 @@ def test_schema_closes_every_object_with_properties() -> None:
             if "properties" in node:
                 assert node.get("additionalProperties") is False, path
             for key, value in node.items():
-                walk(value, f"{path}/{key}")
+                if key != "allOf":  # conditions on an object's values, not objects of their own
+                    walk(value, f"{path}/{key}")
 
     walk(_schema(), "#")
     with pytest.raises(jsonschema.ValidationError, match="'replicaCount' was unexpected"):
@@ -107,3 +108,38 @@ def test_the_helm_test_script_against_real_services(tmp_path: Path) -> None:
     assert "all checks passed" in passed.stdout
     assert refused.returncode == 1
     assert f"{stack.url}/api/v1/whoami 401" in refused.stdout
+
+
+@pytest.mark.parametrize(
+    ("provisioner", "missing"),
+    [
+        ({"serviceType": "ClusterIP"}, "fleetAddress"),  # an in-cluster name: edge machines cannot resolve it
+        ({"serviceType": "ClusterIP", "fleetAddress": ""}, "fleetAddress"),
+        ({"serviceType": "NodePort", "advertiseHost": ""}, "advertiseHost"),  # which host to connect to?
+    ],
+)
+def test_the_schema_requires_an_address_edge_machines_can_reach(
+    provisioner: dict[str, str], missing: str
+) -> None:
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    values["provisioner"] = {
+        key: value for key, value in values["provisioner"].items() if key != "fleetAddress"
+    } | provisioner
+
+    with pytest.raises(jsonschema.ValidationError) as refused:
+        jsonschema.validate(values, _schema())
+    assert missing in [*refused.value.absolute_path, refused.value.message.split("'")[1]]
+    assert "allOf" in refused.value.absolute_schema_path  # the exposure rule, not another one
+
+
+def test_edge_reachable_exposures_satisfy_the_schema() -> None:
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert defaults["provisioner"]["serviceType"] == "LoadBalancer"  # an external address per server
+    for provisioner in (
+        {"serviceType": "NodePort", "advertiseHost": "edge.example.org"},
+        {"serviceType": "ClusterIP", "fleetAddress": "{task_name}.fl.example.org:443"},
+        {"serviceType": "LoadBalancer"},
+    ):
+        values = yaml.safe_load((CHART / "values.yaml").read_text())
+        values["provisioner"] |= provisioner
+        jsonschema.validate(values, _schema())

@@ -148,6 +148,12 @@ of the pods see the same values.
 {{- if and .Values.provisioner.supernodeAuth (not .Values.provisioner.fleetTlsSecret) }}
 {{- fail "provisioner.supernodeAuth needs TLS: set provisioner.fleetTlsSecret" }}
 {{- end }}
+{{- if and (eq .Values.provisioner.serviceType "NodePort") (not .Values.provisioner.advertiseHost) (not .Values.provisioner.fleetAddress) }}
+{{- fail "provisioner.serviceType=NodePort needs provisioner.advertiseHost: the host (a node's address or a name for the nodes) edge machines connect to" }}
+{{- end }}
+{{- if and (eq .Values.provisioner.serviceType "ClusterIP") (not .Values.provisioner.fleetAddress) }}
+{{- fail "provisioner.serviceType=ClusterIP needs provisioner.fleetAddress (what routes edge traffic to each server's Service, e.g. {task_name}.fl.example.org:443): edge machines cannot resolve an in-cluster name; or choose LoadBalancer or NodePort" }}
+{{- end }}
 {{- end }}
 
 {{/* Pod-level settings shared by the pods running the services image. */}}
