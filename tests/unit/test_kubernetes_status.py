@@ -15,6 +15,7 @@ from fedops_services.provisioners.kubernetes.status import (
     describe_pod,
     exposure_note,
     latest_warning,
+    secret_missing,
     summarize,
 )
 
@@ -144,3 +145,20 @@ def test_the_status_says_when_edge_machines_cannot_reach_the_fleet_address() -> 
         == "; no fleet address yet: waiting for the LoadBalancer's external address"
     )
     assert exposure_note(balanced, "203.0.113.7:9092") == ""
+
+
+def test_a_token_secret_deleted_under_a_running_deployment_is_recognised() -> None:
+    def pod(reason: str, message: str) -> dict[str, Any]:
+        waiting = {"reason": reason, "message": message}
+        return {"metadata": {"name": "p"}, "status": {"containerStatuses": [{"state": {"waiting": waiting}}]}}
+
+    gone = pod("CreateContainerConfigError", 'secret "fedops-server-x-0123456789" not found')
+
+    assert secret_missing([gone], "fedops-server-x-0123456789")
+    assert not secret_missing([gone], "fedops-server-x-other")
+    assert not secret_missing(
+        [pod("CreateContainerConfigError", 'configmap "x" not found')], "fedops-server-x"
+    )
+    assert not secret_missing(
+        [{"metadata": {"name": "p"}, "status": {"phase": "Running"}}], "fedops-server-x"
+    )

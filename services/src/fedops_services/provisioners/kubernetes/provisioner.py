@@ -34,6 +34,7 @@ from fedops_services.provisioners.kubernetes.status import (
     exposure_note,
     is_ready,
     latest_warning,
+    secret_missing,
     summarize,
 )
 
@@ -159,6 +160,11 @@ class KubernetesProvisioner(Provisioner):
         if not secret:  # its token Secret went with it (owner reference): a new token is due
             raise CredentialsMissingError(
                 f"the Deployment of task {deployment.task_id} and its token Secret are gone"
+            )
+        view = self._view()  # within a reconcile pass: its pods are read already, for free
+        if view is not None and secret_missing(view.pods.get(deployment.task_id, []), str(secret)):
+            raise CredentialsMissingError(
+                f"the token Secret {secret} of task {deployment.task_id} was deleted"
             )
         return str(secret)
 

@@ -16,7 +16,7 @@ from fedops.api.schemas import PodStatus
 from fedops_services.config import KubernetesSettings
 from fedops_services.provisioners.kubernetes.api import Json
 
-__all__ = ["describe_pod", "exposure_note", "is_ready", "latest_warning", "summarize"]
+__all__ = ["describe_pod", "exposure_note", "is_ready", "latest_warning", "secret_missing", "summarize"]
 
 _UNINFORMATIVE_WAITING = ("ContainerCreating", "PodInitializing")
 
@@ -89,6 +89,22 @@ def exposure_note(settings: KubernetesSettings, fleet_address: str | None) -> st
     if fleet_address is None:
         return "; no fleet address yet"
     return ""
+
+
+def secret_missing(pods: Sequence[Json], secret: str) -> bool:
+    """Whether the kubelet cannot start a server's container because its token Secret is
+    gone (deleted by hand while the Deployment stayed): the Secret cannot be read back
+    (fedops may only create Secrets), but this waiting reason names it."""
+    for pod in pods:
+        for container in pod.get("status", {}).get("containerStatuses") or []:
+            waiting = (container.get("state") or {}).get("waiting") or {}
+            message = str(waiting.get("message") or "")
+            if (
+                waiting.get("reason") == "CreateContainerConfigError"
+                and f'secret "{secret}" not found' in message
+            ):
+                return True
+    return False
 
 
 def _failing_condition(status: Json) -> str:
