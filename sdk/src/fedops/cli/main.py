@@ -29,7 +29,7 @@ def _global(
         str | None,
         typer.Option(
             envvar="FEDOPS_TOKEN",
-            help="Admin token (default: the one `fedops up` generated in ./.fedops).",
+            help="Admin token (default for loopback URLs only: the one `fedops up` generated in ./.fedops).",
             show_default=False,
         ),
     ] = None,

@@ -50,7 +50,10 @@ def run(
         str, typer.Option(envvar="FEDOPS_TOKEN", help="The task's enrolment token or a client credential.")
     ] = "",
     task: Annotated[str | None, typer.Option(help="Task id (checked against the token).")] = None,
-    name: Annotated[str | None, typer.Option(help="This client's name (default: the host name).")] = None,
+    name: Annotated[
+        str | None,
+        typer.Option(help="This client's name (default: the host name and an id of this installation)."),
+    ] = None,
     node_config: Annotated[
         str, typer.Option(help='Flower node config, e.g. "partition-id=0 num-partitions=2".')
     ] = "",
@@ -71,14 +74,12 @@ def run(
         registry=registry, token=token, name=name, task_id=task,
         node_config=dict(parse_config_args([node_config])) if node_config else {}, max_wait_seconds=max_wait,
     )  # fmt: skip
-    from fedops.api import ApiError, FedopsClient
+    from fedops.api import ApiError
 
     try:
         if quiet:
             raise typer.Exit(run_client(project, options))
-        with FedopsClient(registry, token) as probe:
-            me = probe.registry.whoami()
-        progress, bars = _rich_progress(probe_rounds(registry, token, me.task_id))
+        progress, bars = _rich_progress(probe_rounds(registry, token))
         with bars:
             code = run_client(project, options, progress=progress)
     except ApiError as exc:
@@ -87,15 +88,15 @@ def run(
     raise typer.Exit(code)
 
 
-def probe_rounds(registry: str, token: str, task_id: str | None) -> int:
-    """The task's number of rounds, for the progress bar (enrolment tokens cannot read tasks)."""
+def probe_rounds(registry: str, token: str) -> int:
+    """The task's number of rounds, for the progress bar (enrolment tokens cannot read tasks;
+    an expired one is no error here: the client may continue with its stored credential)."""
     from fedops.api import ApiError, FedopsClient
 
-    if task_id is None:
-        return 1
     try:
         with FedopsClient(registry, token) as client:
-            return client.registry.get_task(task_id).spec.rounds
+            task_id = client.registry.whoami().task_id
+            return 1 if task_id is None else client.registry.get_task(task_id).spec.rounds
     except ApiError:
         return 1
 
