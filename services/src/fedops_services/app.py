@@ -10,7 +10,9 @@ import anyio.to_thread
 from fastapi import FastAPI
 
 import fedops_services
-from fedops_services.api.errors import install_error_handlers
+from fedops_services.api.errors import error_response, install_error_handlers, internal_error
+from fedops_services.api.openapi import install_links
+from fedops_services.api.request_ids import RequestIdMiddleware
 from fedops_services.api.routes import clients, health, monitoring, servers, tasks
 from fedops_services.config import Settings
 from fedops_services.container import Services, build_services
@@ -67,6 +69,10 @@ def create_app(
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_links(app)
+    app.add_middleware(
+        RequestIdMiddleware, render_error=lambda request_id: error_response(internal_error(request_id))
+    )
     app.include_router(health.router)
     if "registry" in settings.components:
         for router in (tasks.router, servers.router, clients.router):

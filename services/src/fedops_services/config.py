@@ -225,6 +225,12 @@ class Settings(BaseSettings):
         default=1.0, ge=0, description="How long a task's client-manager poll answer is shared; 0 disables."
     )
     max_artifact_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        gt=0,
+        description="Largest request body (JSON) accepted, counted while it streams in; artifact "
+        "uploads are bounded by max_artifact_bytes instead.",
+    )
     artifact_sweep_seconds: float = Field(
         default=300.0, gt=0, description="How often monitoring removes the XAI files of deleted tasks."
     )

@@ -17,6 +17,7 @@ __all__ = ["STATUS_BY_CODE", "ErrorCode", "FedopsError", "FieldProblem", "valida
 
 class ErrorCode(StrEnum):
     VALIDATION_ERROR = "validation_error"
+    MALFORMED_REQUEST = "malformed_request"
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
     TASK_NOT_FOUND = "task_not_found"
@@ -40,6 +41,7 @@ class ErrorCode(StrEnum):
 
 STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.VALIDATION_ERROR: 422,
+    ErrorCode.MALFORMED_REQUEST: 400,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.TASK_NOT_FOUND: 404,

@@ -16,6 +16,8 @@ from fedops.spec import TaskSpec
 from fedops.spec.task import Replicas, ResourcesSpec
 
 __all__ = [
+    "DB_INT_MAX",
+    "JSON_INT_MAX",
     "ArtifactPublic",
     "ArtifactsPublic",
     "ClientPublic",
@@ -55,6 +57,12 @@ __all__ = [
     "TasksPublic",
     "WhoAmI",
 ]
+
+# The largest integer the database's integer columns hold (PostgreSQL INTEGER, signed 32
+# bits). Counts and rounds beyond it are refused as invalid instead of failing in the database.
+DB_INT_MAX = 2**31 - 1
+# Byte counts are stored in JSON: the largest integer every JSON parser reads exactly.
+JSON_INT_MAX = 2**53 - 1
 
 TaskStatus = Literal["created", "provisioning", "ready", "running", "finished", "failed", "stopped"]
 ReportId = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
@@ -222,8 +230,8 @@ class EnrolledClient(_Response):
 class HeartbeatRequest(_Wire):
     online: bool = True
     training: bool = False
-    global_model_version: int | None = Field(default=None, ge=0)
-    spool_backlog: int | None = Field(default=None, ge=0)
+    global_model_version: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
+    spool_backlog: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
 
 
 class ClientPublic(_Response):
@@ -276,7 +284,7 @@ class WhoAmI(_Response):
 
 
 class ModelVersionCreate(_Wire):
-    round: int = Field(ge=0)
+    round: int = Field(ge=0, le=DB_INT_MAX)
     checkpoint_uri: str = Field(min_length=1, max_length=1024)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
@@ -328,38 +336,38 @@ class _ReportBase(_Wire):
 
 class ServerRoundReport(_ReportBase):
     kind: Literal["server_round"] = "server_round"
-    round: int = Field(ge=0)
-    num_clients: int = Field(default=0, ge=0)
+    round: int = Field(ge=0, le=DB_INT_MAX)
+    num_clients: int = Field(default=0, ge=0, le=DB_INT_MAX)
     loss: float | None = None
     accuracy: float | None = None
     metrics: MetricMap = Field(default_factory=dict)
     timings: ServerTimings = Field(default_factory=ServerTimings)
-    global_model_version: int | None = Field(default=None, ge=0)
+    global_model_version: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
 
 
 class ClientRoundReport(_ReportBase):
     kind: Literal["client_round"] = "client_round"
     client_id: str
-    round: int = Field(ge=0)
-    num_train_examples: int = Field(default=0, ge=0)
-    num_eval_examples: int = Field(default=0, ge=0)
+    round: int = Field(ge=0, le=DB_INT_MAX)
+    num_train_examples: int = Field(default=0, ge=0, le=DB_INT_MAX)
+    num_eval_examples: int = Field(default=0, ge=0, le=DB_INT_MAX)
     train_loss: float | None = None
     train_accuracy: float | None = None
     val_loss: float | None = None
     val_accuracy: float | None = None
     metrics: MetricMap = Field(default_factory=dict)
     timings: ClientTimings = Field(default_factory=ClientTimings)
-    global_model_version: int | None = Field(default=None, ge=0)
+    global_model_version: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
 
 
 class SystemReport(_ReportBase):
     kind: Literal["system"] = "system"
     client_id: str | None = Field(default=None, description="None for the FL server itself.")
-    round: int | None = Field(default=None, ge=0)
+    round: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
     cpu_percent: float | None = Field(default=None, ge=0)
-    rss_bytes: int | None = Field(default=None, ge=0)
+    rss_bytes: int | None = Field(default=None, ge=0, le=JSON_INT_MAX)
     gpu_utilization_percent: float | None = Field(default=None, ge=0, le=100)
-    gpu_memory_bytes: int | None = Field(default=None, ge=0)
+    gpu_memory_bytes: int | None = Field(default=None, ge=0, le=JSON_INT_MAX)
 
 
 Report = Annotated[ServerRoundReport | ClientRoundReport | SystemReport, Field(discriminator="kind")]

@@ -18,8 +18,9 @@ from fedops.api.schemas import (
 )
 from fedops_services.api.deps import PrincipalDep, ServicesDep
 from fedops_services.api.routes._common import DEFAULT_LIMIT, ERRORS, Limit, Offset
+from fedops_services.api.strict import StrictRoute
 
-router = APIRouter(prefix="/api/v1/tasks/{task_id}", responses=ERRORS)
+router = APIRouter(prefix="/api/v1/tasks/{task_id}", responses=ERRORS, route_class=StrictRoute)
 
 
 @router.post(

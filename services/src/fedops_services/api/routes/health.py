@@ -9,8 +9,9 @@ from sqlalchemy import text
 from fedops.api.schemas import WhoAmI
 from fedops_services.api.deps import PrincipalDep, ServicesDep
 from fedops_services.api.routes._common import ERRORS
+from fedops_services.api.strict import StrictRoute
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=StrictRoute)
 
 
 @router.get("/healthz", operation_id="getHealth")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Response, UploadFile, status
 
 from fedops.api.schemas import (
+    DB_INT_MAX,
     ArtifactPublic,
     ArtifactsPublic,
     IngestResult,
@@ -16,10 +17,13 @@ from fedops.api.schemas import (
     RoundsPublic,
 )
 from fedops_services.api.deps import PrincipalDep, ServicesDep
-from fedops_services.api.routes._common import DEFAULT_LIMIT, ERRORS, Limit, Offset
+from fedops_services.api.routes._common import DEFAULT_LIMIT, ERRORS, Limit, Offset, RoundFilter
+from fedops_services.api.strict import StrictRoute
 from fedops_services.monitoring.artifacts import ArtifactUploadForm
 
-router = APIRouter(prefix="/api/v1/monitoring", tags=["monitoring"], responses=ERRORS)
+router = APIRouter(
+    prefix="/api/v1/monitoring", tags=["monitoring"], responses=ERRORS, route_class=StrictRoute
+)
 
 
 @router.post("/reports", operation_id="ingestReport")
@@ -38,7 +42,7 @@ def list_reports(
     principal: PrincipalDep,
     services: ServicesDep,
     kind: Literal["server_round", "client_round", "system"] | None = None,
-    round: Annotated[int | None, Query(ge=0)] = None,
+    round: RoundFilter = None,
     client_id: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
@@ -75,7 +79,7 @@ def upload_artifact(
     services: ServicesDep,
     response: Response,
     file: Annotated[UploadFile, File(description="JPEG or PNG; recognised by content")],
-    round: Annotated[int, Form(ge=0)],
+    round: Annotated[int, Form(ge=0, le=DB_INT_MAX)],
     client_id: Annotated[str, Form(min_length=1, max_length=64)],
     class_label: Annotated[str, Form(min_length=1, max_length=64)],
     method: Annotated[str, Form(min_length=1, max_length=32)],
@@ -108,7 +112,7 @@ def list_artifacts(
     task_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    round: Annotated[int | None, Query(ge=0)] = None,
+    round: RoundFilter = None,
     client_id: str | None = None,
     limit: Limit = DEFAULT_LIMIT,
     offset: Offset = 0,
@@ -126,4 +130,15 @@ def list_artifacts(
 )
 def download_artifact(artifact_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
     content, content_type = services.artifacts.content(principal, artifact_id)
-    return Response(content, media_type=content_type, headers={"X-Content-Type-Options": "nosniff"})
+    # Only the two decoded image types are ever served as themselves; nosniff and a sandboxing
+    # CSP keep a browser from running anything an image might also be parsed as.
+    safe_type = content_type if content_type in ("image/png", "image/jpeg") else "application/octet-stream"
+    return Response(content, media_type=safe_type, headers=_CONTENT_HEADERS)
+
+
+_CONTENT_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "Content-Disposition": "inline",
+    "Cache-Control": "private, no-store",
+}

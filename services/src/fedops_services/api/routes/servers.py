@@ -8,9 +8,15 @@ from fastapi import APIRouter, Query, Response, status
 
 from fedops.api.schemas import LogsPublic, RunResult, ScaleRequest, ServerStatus, TaskPublic
 from fedops_services.api.deps import PrincipalDep, ServicesDep
-from fedops_services.api.routes._common import ERRORS
+from fedops_services.api.routes._common import ERRORS, SERVER_ERRORS
+from fedops_services.api.strict import StrictRoute
 
-router = APIRouter(prefix="/api/v1/tasks/{task_id}/server", tags=["servers"], responses=ERRORS)
+router = APIRouter(
+    prefix="/api/v1/tasks/{task_id}/server",
+    tags=["servers"],
+    responses=ERRORS | SERVER_ERRORS,
+    route_class=StrictRoute,
+)
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, operation_id="provisionServer")

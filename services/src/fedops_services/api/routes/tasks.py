@@ -10,8 +10,9 @@ from fedops.api.schemas import RevisionsPublic, TaskPublic, TasksPublic, TaskSta
 from fedops.spec import TaskSpec
 from fedops_services.api.deps import PrincipalDep, ServicesDep
 from fedops_services.api.routes._common import DEFAULT_LIMIT, ERRORS, Limit, Offset
+from fedops_services.api.strict import StrictRoute
 
-router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERRORS)
+router = APIRouter(prefix="/api/v1/tasks", tags=["tasks"], responses=ERRORS, route_class=StrictRoute)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, operation_id="createTask")
