@@ -15,17 +15,43 @@ import os
 import signal
 import socket
 import subprocess
+import sys
+import sysconfig
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from fedops.api import ApiError, FedopsClient
 from fedops.api.schemas import RunResult
-from fedops.child_processes import die_with_parent
+from fedops.child_processes import (
+    become_subreaper,
+    descendants,
+    die_with_parent,
+    kill_descendants,
+    write_parent_death_shims,
+)
+from fedops.files import atomic_write
 
-__all__ = ["RunController", "ServerRuntime", "superlink_command"]
+__all__ = [
+    "EXIT_REASON_FILE",
+    "ChildWatcher",
+    "MissingExecutableError",
+    "RunController",
+    "ServerRuntime",
+    "flower_bin_dir",
+    "superlink_command",
+]
 
 logger = logging.getLogger("fedops.server")
+
+FLOWER_COMMANDS = ("flower-superlink", "flower-superexec", "flwr-serverapp")
+# Started by Flower itself (SuperLink -> SuperExec -> ServerApp), through launchers that
+# tie each to its parent's life (fedops.child_processes).
+_FLOWER_SPAWNED = ("flower-superexec", "flwr-serverapp")
+EXIT_REASON_FILE = "exit-reason"  # in the data dir: why the last run of fedops-server ended
+EXIT_CHILD_FAILED = 3  # SuperLink or its SuperExec ended on its own: restart the whole server
+EXIT_NOT_INSTALLED = 4  # Flower's commands are missing: a restart will not help, but says why
 
 
 @dataclass(frozen=True)
@@ -45,13 +71,34 @@ class FleetTls:
         return cls(Path(cert), Path(key), Path(ca), os.environ.get("FEDOPS_SUPERNODE_AUTH") == "1")
 
 
-def superlink_command(*, port: int, data_dir: Path, tls: FleetTls | None = None) -> list[str]:
-    import shutil
-    import sys
+class MissingExecutableError(RuntimeError):
+    """A Flower command is not installed next to this interpreter."""
 
-    executable = shutil.which("flower-superlink") or str(Path(sys.executable).with_name("flower-superlink"))
+
+def flower_bin_dir() -> Path:
+    """Where this interpreter's console scripts are (Flower's commands among them).
+
+    Never PATH: ``fedops up`` started by full path has no virtual environment on PATH,
+    and an unrelated ``flower-superlink`` there would be a different Flower. The scripts
+    directory of the running Python (its ``bin``, next to ``sys.executable`` in a virtual
+    environment) is where pip put them when flwr was installed for it.
+    """
+    candidates = [Path(sys.executable).parent, Path(sysconfig.get_path("scripts"))]
+    for directory in candidates:
+        if all((directory / name).is_file() for name in FLOWER_COMMANDS):
+            return directory
+    searched = ", ".join(dict.fromkeys(str(directory) for directory in candidates))
+    raise MissingExecutableError(
+        f"{' and '.join(FLOWER_COMMANDS)} not found in {searched} (is flwr installed?)"
+    )
+
+
+def superlink_command(
+    *, port: int, data_dir: Path, tls: FleetTls | None = None, bin_dir: Path | None = None
+) -> list[str]:
+    executable = (bin_dir or flower_bin_dir()) / "flower-superlink"
     command = [
-        executable,
+        str(executable),
         "--disable-runtime-dependency-installation",  # never install packages at run time
         "--database", str(data_dir / "superlink.db"),
         "--host", "127.0.0.1",  # loopback only: edge traffic arrives through the fleet proxy
@@ -144,6 +191,77 @@ class RunController:
         self._control.close()
 
 
+def _describe_exit(code: int) -> str:
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by {signal.Signals(-code).name}"
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+class ChildWatcher:
+    """Notices when SuperLink, or the SuperExec it started, ends while the server runs.
+
+    Either one gone means no run can start again (SuperLink does not restart its
+    SuperExec), while the fleet proxy would go on answering: ``on_failure`` gets the
+    reason, once, so the server can exit and be restarted by its supervisor.
+    """
+
+    def __init__(
+        self, superlink: subprocess.Popen[bytes], on_failure: Callable[[str], None], *, interval: float = 0.5
+    ) -> None:
+        self._superlink = superlink
+        self._on_failure = on_failure
+        self._interval = interval
+
+    def check(self, superexec_seen: bool) -> tuple[str | None, bool]:
+        """(a failure reason or None, whether a SuperExec has been seen so far)."""
+        code = self._superlink.poll()
+        if code is not None:
+            return f"SuperLink exited unexpectedly ({_describe_exit(code)})", superexec_seen
+        running = any(b"flower-superexec" in _cmdline(pid) for pid in descendants(self._superlink.pid))
+        if superexec_seen and not running:
+            return "Flower's SuperExec (flower-superexec) exited: no run could start", True
+        return None, superexec_seen or running
+
+    def loop(self, stop: threading.Event) -> None:
+        seen = False
+        while not stop.wait(self._interval):
+            reason, seen = self.check(seen)
+            if reason is not None:
+                self._on_failure(reason)
+                return
+
+
+def _record_exit_reason(data_dir: Path, reason: str) -> None:
+    """Say why the server stops where its supervisor looks: the log (stderr), the data dir
+    (the local provisioner's status) and Kubernetes' termination message."""
+    logger.error("fedops-server exits: %s", reason)
+    with contextlib.suppress(OSError):
+        atomic_write(data_dir / EXIT_REASON_FILE, reason.encode())
+    termination_log = Path("/dev/termination-log")
+    if termination_log.is_file():
+        with contextlib.suppress(OSError):
+            termination_log.write_text(reason)
+
+
+def _stop_process(process: subprocess.Popen[bytes], grace: float) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class ServerRuntime:
     task_id: str
@@ -154,14 +272,42 @@ class ServerRuntime:
     port: int
 
     def run(self) -> int:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / EXIT_REASON_FILE).unlink(missing_ok=True)
+        # Flower's descendants (SuperExec, ServerApps) come back to us when SuperLink dies,
+        # so they are ended with this server instead of living on under init.
+        become_subreaper()
+        try:
+            bin_dir = flower_bin_dir()
+        except MissingExecutableError as exc:
+            _record_exit_reason(self.data_dir, str(exc))
+            return EXIT_NOT_INSTALLED
+        try:
+            failure = self._serve(bin_dir)
+        finally:
+            left = kill_descendants(timeout=10)
+            if left:
+                logger.error("descendants still alive after SIGKILL: %s", sorted(left))
+        if failure is not None:
+            _record_exit_reason(self.data_dir, failure)
+            return EXIT_CHILD_FAILED
+        return 0
+
+    def _serve(self, bin_dir: Path) -> str | None:
+        """Run SuperLink, the run controller and the fleet proxy until asked to stop (None)
+        or until SuperLink or its SuperExec fails (the reason)."""
         import uvicorn
 
         from fedops_services.flserver.proxy import fleet_proxy
 
-        self.data_dir.mkdir(parents=True, exist_ok=True)
         internal_port = _free_port()
+        shims = write_parent_death_shims(
+            self.data_dir / "bin", Path(sys.executable), {name: bin_dir / name for name in _FLOWER_SPAWNED}
+        )
         env = {
             **os.environ,
+            # Flower starts flower-superexec and flwr-serverapp by name: ours come first.
+            "PATH": os.pathsep.join([str(shims), str(bin_dir), os.environ.get("PATH", "")]),
             "FLWR_HOME": str(self.data_dir / "flwr-home"),
             "FLWR_TELEMETRY_ENABLED": "0",
             "FLWR_DISABLE_UPDATE_CHECK": "1",
@@ -169,32 +315,44 @@ class ServerRuntime:
             "FEDOPS_SERVER_DATA_DIR": str(self.data_dir.resolve()),
         }
         tls = FleetTls.from_env()
-        command = superlink_command(port=internal_port, data_dir=self.data_dir, tls=tls)
+        command = superlink_command(port=internal_port, data_dir=self.data_dir, tls=tls, bin_dir=bin_dir)
+        # From the main thread, which lives as long as the server: the death signal is
+        # tied to the forking thread.
         superlink = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
+        scheme = "https" if tls else "http"
+        proxy = fleet_proxy(f"{scheme}://127.0.0.1:{internal_port}", ca=tls.ca if tls else None)
+        config = uvicorn.Config(
+            proxy, host=self.host, port=self.port, log_level="warning", access_log=False,
+            ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
+        )  # fmt: skip
+        server = uvicorn.Server(config)
+        failures: list[str] = []
+
+        def failed(reason: str) -> None:
+            failures.append(reason)
+            server.should_exit = True  # the proxy stops; run() then exits non-zero
+
         stop = threading.Event()
         api = FedopsClient(self.api_url, self.token)
         controller = RunController(api, f"127.0.0.1:{internal_port}", self.task_id, tls=tls)
-        thread = threading.Thread(target=controller.loop, args=(stop,), name="run-controller", daemon=True)
-        thread.start()
+        threads = [
+            threading.Thread(target=controller.loop, args=(stop,), name="run-controller", daemon=True),
+            threading.Thread(
+                target=ChildWatcher(superlink, failed).loop, args=(stop,), name="watch", daemon=True
+            ),
+        ]
+        for thread in threads:
+            thread.start()
         try:
-            scheme = "https" if tls else "http"
-            uvicorn.run(
-                fleet_proxy(f"{scheme}://127.0.0.1:{internal_port}", ca=tls.ca if tls else None),
-                host=self.host, port=self.port, log_level="warning", access_log=False,
-                ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
-            )  # fmt: skip
+            server.run()
         finally:
             stop.set()
-            thread.join(timeout=10)
-            if controller.active_run is not None:
+            for thread in threads:
+                thread.join(timeout=10)
+            if controller.active_run is not None and superlink.poll() is None:
                 with contextlib.suppress(Exception):
                     controller._control.stop(controller.active_run)
             controller.close()
             api.close()
-            superlink.send_signal(signal.SIGTERM)
-            try:
-                superlink.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                superlink.kill()
-                superlink.wait()
-        return 0
+            _stop_process(superlink, grace=15)
+        return failures[0] if failures else None
