@@ -180,9 +180,8 @@ class ClientService:
             if request.global_model_version is not None:
                 client.global_model_version = request.global_model_version
             # Older clients send no backlog: keep the last known figure rather than erase it.
-            backlog: int | None = getattr(request, "spool_backlog", None)
-            if backlog is not None:
-                client.spool_backlog = backlog
+            if request.spool_backlog is not None:
+                client.spool_backlog = request.spool_backlog
 
     def list_clients(self, principal: Principal, task_id: str, *, limit: int, offset: int) -> ClientsPublic:
         now = utcnow()
