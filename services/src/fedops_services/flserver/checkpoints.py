@@ -1,8 +1,10 @@
 """The global model of each round, on the task's volume; written atomically.
 
-A checkpoint is an ``.npz`` of the model's arrays in order, then ``latest.json`` is
-replaced to point at it: a crash between the two leaves the previous checkpoint in
-force, never half a file. After a restart the run resumes from ``latest()``.
+A checkpoint is an ``.npz`` of the model's arrays in order (``write``), then
+``latest.json`` is replaced to point at it (``commit``): a crash between the two leaves the
+previous checkpoint in force, never half a file. After a restart the run resumes from
+``latest()``. The ServerApp stages what it owes for a round (its report and model
+version, see ``outbox``) between ``write`` and ``commit``, so a committed round always has them.
 """
 
 from __future__ import annotations
@@ -36,17 +38,33 @@ class CheckpointStore:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def save(self, round_number: int, arrays: list[np.ndarray], *, name: str | None = None) -> Checkpoint:
+        """Write and (unless ``name`` gives it another file) commit in one step."""
+        checkpoint = self.write(round_number, arrays, name=name)
+        if name is None:
+            self.commit(checkpoint)
+        return checkpoint
+
+    def write(self, round_number: int, arrays: list[np.ndarray], *, name: str | None = None) -> Checkpoint:
+        """The round's file, not yet in force: ``latest()`` still answers the previous one."""
         buffer = io.BytesIO()
         np.savez(buffer, *arrays)
         content = buffer.getvalue()
         path = self.directory / (name or f"round-{round_number:05d}.npz")
         atomic_write(path, content)
-        digest = hashlib.sha256(content).hexdigest()
-        if name is None:
-            pointer = {"round": round_number, "file": path.name, "sha256": digest}
-            atomic_write(self.directory / "latest.json", json.dumps(pointer).encode())
-            self._prune()
-        return Checkpoint(round_number, path, arrays, digest)
+        return Checkpoint(round_number, path, arrays, hashlib.sha256(content).hexdigest())
+
+    def commit(self, checkpoint: Checkpoint) -> None:
+        """Make ``checkpoint`` the one a restart resumes from (one atomic rename)."""
+        pointer = {"round": checkpoint.round, "file": checkpoint.path.name, "sha256": checkpoint.sha256}
+        atomic_write(self.directory / "latest.json", json.dumps(pointer).encode())
+        self._prune()
+
+    def latest_round(self) -> int:
+        """The committed round without loading its arrays (0: none yet)."""
+        try:
+            return int(json.loads((self.directory / "latest.json").read_text())["round"])
+        except (FileNotFoundError, json.JSONDecodeError):
+            return 0
 
     def latest(self) -> Checkpoint | None:
         try:

@@ -2,9 +2,11 @@
 
 Per round it times configure / wait / aggregate / evaluate, checkpoints the global model
 (atomically, on the task's volume), registers the model version with the registry and
-reports the round to monitoring (through a disk spool, so a monitoring outage loses
-nothing). A restarted server resumes from the last checkpoint with its round numbers:
-round ``k`` of a resumed Flower run is round ``done + k`` of the task.
+reports the round to monitoring. Both are staged on the volume before the checkpoint
+counts (``outbox``), so neither is lost when the registry or monitoring is down or the
+server crashes at any step. A restarted server first delivers what it still owes, then
+resumes from the last checkpoint with its round numbers: round ``k`` of a resumed Flower
+run is round ``done + k`` of the task.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from fedops.client.spool import Spool
 from fedops.flower_tuning import tune_flower
 from fedops.spec import TaskSpec
 from fedops_services.flserver.checkpoints import CheckpointStore
+from fedops_services.flserver.faults import crash_point
 from fedops_services.flserver.grid import FastGrid
+from fedops_services.flserver.outbox import RoundOutbox, RoundRecord
 from fedops_services.flserver.strategies import RoundRecorder, build_strategy
 
 __all__ = ["app"]
@@ -69,12 +73,19 @@ class ServerEnvironment:
         )
 
 
+# How long a finished run keeps trying to deliver what it owes before it reports its end;
+# anything still waiting then stays on the volume and goes out with the next run.
+_FINAL_DELIVERY_SECONDS = 120.0
+_FINAL_DELIVERY_RETRY_SECONDS = 2.0
+
+
 @dataclass
 class RoundState:
     """What the per-round bookkeeping needs between Flower's callbacks."""
 
     offset: int
     model_version: int
+    run_id: int  # the Flower run: names this attempt in report ids
 
 
 def _initial_arrays(grid: FastGrid, env: ServerEnvironment) -> ArrayRecord:
@@ -111,6 +122,27 @@ def _spool(api: FedopsClient, directory: Path) -> Spool:
     return Spool(directory, deliver, upload)
 
 
+def _outbox(api: FedopsClient, spool: Spool, env: ServerEnvironment) -> RoundOutbox:
+    def register(record: RoundRecord) -> int:
+        request = ModelVersionCreate(
+            round=record.round, checkpoint_uri=record.checkpoint_uri, metadata={"sha256": record.sha256}
+        )
+        return api.registry.register_model_version(env.task_id, request).version
+
+    return RoundOutbox(env.data_dir / "outbox", spool, register, fault_dir=env.data_dir)
+
+
+def _deliver_before_exit(outbox: RoundOutbox, committed_round: int) -> None:
+    """Retry what the run still owes for a while (bounded), so a short outage at the very
+    end loses nothing; what is left stays on the volume for the next run."""
+    deadline = time.monotonic() + _FINAL_DELIVERY_SECONDS
+    while not outbox.deliver(committed_round):
+        if time.monotonic() >= deadline:
+            logger.warning("%d round(s) still wait to be delivered; kept for the next run", outbox.pending())
+            return
+        time.sleep(_FINAL_DELIVERY_RETRY_SECONDS)  # pacing between retries, not a wait for a condition
+
+
 def _metric(record: MetricRecord | None, *keys: str) -> float | None:
     if record is None:
         return None
@@ -127,19 +159,22 @@ def main(grid: Grid, context: Context) -> None:
     spec: TaskSpec = api.registry.get_task(env.task_id).spec
     checkpoints = CheckpointStore(env.data_dir / "checkpoints")
     spool = _spool(api, env.data_dir / "spool")
+    outbox = _outbox(api, spool, env)
     latest = checkpoints.latest()
     done = latest.round if latest else 0
+    outbox.deliver(done)  # what a crashed run still owed for its committed rounds
     fast = FastGrid(grid)
     logger.info("task %s: %d of %d rounds done", env.task_id, done, spec.rounds)
     if done < spec.rounds:
         initial = ArrayRecord(latest.arrays) if latest else _initial_arrays(fast, env)
-        state = RoundState(offset=done, model_version=_latest_version(api, env.task_id))
+        version = outbox.latest_version or _latest_version(api, env.task_id)
+        state = RoundState(offset=done, model_version=version, run_id=context.run_id)
         recorder = RoundRecorder(fast)
         strategy = build_strategy(spec, recorder)
 
         def end_of_round(server_round: int, arrays: ArrayRecord) -> MetricRecord | None:
             if server_round > 0:
-                _finish_round(api, spool, checkpoints, env, state, recorder, done + server_round, arrays)
+                _finish_round(outbox, checkpoints, env, state, recorder, done + server_round, arrays)
             return None
 
         train_config = ConfigRecord(
@@ -164,7 +199,7 @@ def main(grid: Grid, context: Context) -> None:
     final = checkpoints.latest()
     if final is not None:
         checkpoints.save(final.round, final.arrays, name="final.npz")
-    spool.flush()
+    _deliver_before_exit(outbox, checkpoints.latest_round())
     try:
         api.registry.report_run_result(env.task_id, RunResult(status="finished", reason=""))
     except ApiError as exc:
@@ -180,8 +215,7 @@ def _latest_version(api: FedopsClient, task_id: str) -> int:
 
 
 def _finish_round(
-    api: FedopsClient,
-    spool: Spool,
+    outbox: RoundOutbox,
     checkpoints: CheckpointStore,
     env: ServerEnvironment,
     state: RoundState,
@@ -189,26 +223,22 @@ def _finish_round(
     round_number: int,
     arrays: ArrayRecord,
 ) -> None:
-    checkpoint = checkpoints.save(round_number, arrays.to_numpy_ndarrays())
-    try:
-        version = api.registry.register_model_version(
-            env.task_id,
-            ModelVersionCreate(
-                round=round_number,
-                checkpoint_uri=checkpoint.path.resolve().as_uri(),
-                metadata={"sha256": checkpoint.sha256},
-            ),
-        )
-        state.model_version = version.version
-    except ApiError as exc:  # the checkpoint is safe on disk; the record can wait
-        logger.warning("could not register the model of round %d: %s", round_number, exc)
+    """Checkpoint the round and deliver what it owes, in the order ``outbox`` explains."""
+
+    def step(name: str) -> None:
+        crash_point(env.data_dir, name, round_number)  # fault injection, tests only
+
+    step("before-checkpoint")
+    checkpoint = checkpoints.write(round_number, arrays.to_numpy_ndarrays())
+    step("after-checkpoint-file")
     timings = recorder.timings(round_number)
     evaluation = recorder.evaluate_metrics.get(round_number)
     training = recorder.train_metrics.get(round_number)
     report = {
         "kind": "server_round",
-        # A round completes once (the checkpoint decides), so its id is its number.
-        "report_id": f"server-round-{round_number}",
+        # The run names the attempt: only a committed attempt is ever sent, and a resend
+        # after a crash keeps this id (it is staged with the record).
+        "report_id": f"server-round-{round_number}-run-{state.run_id}",
         "task_id": env.task_id,
         "round": round_number,
         "num_clients": recorder.clients.get(round_number, 0),
@@ -216,8 +246,14 @@ def _finish_round(
         "accuracy": _metric(evaluation, "eval_accuracy") or _metric(training, "val_accuracy"),
         "metrics": {k: float(v) for k, v in (evaluation or {}).items() if isinstance(v, (int, float))},
         "timings": timings,
-        "global_model_version": state.model_version or None,
     }
-    spool.add_report(report)
-    spool.flush()
+    uri = checkpoint.path.resolve().as_uri()
+    outbox.stage(RoundRecord(round=round_number, checkpoint_uri=uri, sha256=checkpoint.sha256, report=report))
+    step("after-stage")
+    checkpoints.commit(checkpoint)
+    step("after-commit")
+    outbox.deliver(round_number)  # a failure here is retried at the next round end and at exit
+    if outbox.latest_version is not None:
+        state.model_version = outbox.latest_version
+    step("after-deliver")
     logger.info("round %d done: %s", round_number, timings)

@@ -1,0 +1,88 @@
+"""The FL server's round outbox: committed rounds are delivered once, in order, after their
+model version; rounds that never committed are never sent (issue 8, defect 7).
+
+The registry and monitoring are in-process sinks here; the end-to-end crash test
+(tests/e2e/test_crash_between_rounds.py) runs the same code against the real services.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fedops.api import ApiError
+from fedops.client.spool import Spool
+from fedops_services.flserver.checkpoints import CheckpointStore
+from fedops_services.flserver.outbox import RoundOutbox, RoundRecord
+
+
+class Registry:
+    """Numbers versions like the real registry, idempotently; can be down."""
+
+    def __init__(self) -> None:
+        self.versions: dict[tuple[int, str], int] = {}
+        self.down = False
+
+    def register(self, record: RoundRecord) -> int:
+        if self.down:
+            raise ApiError(0, "unreachable", "connection refused")
+        key = (record.round, record.sha256)
+        return self.versions.setdefault(key, len(self.versions) + 1)
+
+
+def _outbox(tmp_path: Path, registry: Registry, delivered: list[dict[str, Any]]) -> RoundOutbox:
+    spool = Spool(tmp_path / "spool", delivered.extend, lambda fields, content: None)
+    return RoundOutbox(tmp_path / "outbox", spool, registry.register)
+
+
+def _record(round_number: int) -> RoundRecord:
+    report = {
+        "kind": "server_round",
+        "report_id": f"server-round-{round_number}-run-1",
+        "round": round_number,
+    }
+    return RoundRecord(
+        round=round_number,
+        checkpoint_uri=f"file:///r{round_number}",
+        sha256=f"h{round_number}",
+        report=report,
+    )
+
+
+def test_a_committed_round_waits_for_its_version_then_goes_out_once(tmp_path: Path) -> None:
+    registry, delivered = Registry(), list[dict[str, Any]]()
+    outbox = _outbox(tmp_path, registry, delivered)
+    registry.down = True
+    outbox.stage(_record(1))
+
+    waiting = outbox.deliver(committed_round=1)
+    registry.down = False
+    restarted = _outbox(tmp_path, registry, delivered)  # a new process on the same volume
+    done = restarted.deliver(committed_round=1)
+
+    assert (waiting, done) == (False, True)
+    assert [(r["round"], r["global_model_version"]) for r in delivered] == [(1, 1)]
+    assert restarted.latest_version == 1 and restarted.pending() == 0
+
+
+def test_a_round_that_never_committed_is_dropped(tmp_path: Path) -> None:
+    registry, delivered = Registry(), list[dict[str, Any]]()
+    outbox = _outbox(tmp_path, registry, delivered)
+    outbox.stage(_record(1))
+    outbox.stage(_record(2))  # staged, then the server crashed before the pointer moved
+
+    assert outbox.deliver(committed_round=1)
+
+    assert [r["round"] for r in delivered] == [1] and registry.versions == {(1, "h1"): 1}
+
+
+def test_the_checkpoint_pointer_moves_only_on_commit(tmp_path: Path) -> None:
+    import numpy as np
+
+    store = CheckpointStore(tmp_path)
+    store.commit(store.write(1, [np.zeros(2)]))
+    written = store.write(2, [np.ones(2)])
+
+    assert store.latest_round() == 1
+    store.commit(written)
+    assert store.latest_round() == 2
