@@ -164,3 +164,31 @@ def test_a_federation_started_without_its_bin_on_path_trains(tmp_path: Path) -> 
         assert [r.round for r in federation.api.monitoring.rounds(task.id).data] == [1]
     finally:
         federation.stop()
+
+
+def test_a_server_whose_superlink_dies_heals_and_its_status_says_why(tmp_path: Path) -> None:
+    federation: LocalFederation = start_federation(tmp_path)
+    try:
+        task = federation.create_task(mnist_task("heals", rounds=1, xai={"enabled": False}))
+        federation.provision(task.id)
+        superlinks = processes_with(b"flower-superlink", f"/{task.id}/".encode())
+        assert len(superlinks) == 1, superlinks
+
+        os.kill(superlinks.pop(), signal.SIGKILL)
+
+        why = "SuperLink exited unexpectedly (killed by SIGKILL)"
+        expected = f"exited with code {EXIT_CHILD_FAILED}: {why}"
+        wait_until(
+            lambda: expected in federation.api.registry.server_status(task.id).reason,
+            timeout=60,
+            interval=0.05,
+            what="the reason in the server's status",
+        )
+        wait_until(
+            lambda: federation.api.registry.server_status(task.id).ready_replicas == 1,
+            timeout=120,
+            what="the restarted server to be ready",
+        )
+        assert any(why in line for line in federation.api.registry.server_logs(task.id, tail=200).lines)
+    finally:
+        federation.stop()

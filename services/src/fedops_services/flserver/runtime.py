@@ -211,30 +211,47 @@ class ChildWatcher:
 
     Either one gone means no run can start again (SuperLink does not restart its
     SuperExec), while the fleet proxy would go on answering: ``on_failure`` gets the
-    reason, once, so the server can exit and be restarted by its supervisor.
+    reason, once, so the server can exit and be restarted by its supervisor. SuperLink
+    starts its SuperExec before it listens, so from then on one must be running (a poll
+    that only compared with an earlier sighting would miss one that died in between).
     """
 
     def __init__(
-        self, superlink: subprocess.Popen[bytes], on_failure: Callable[[str], None], *, interval: float = 0.5
+        self,
+        superlink: subprocess.Popen[bytes],
+        port: int,
+        on_failure: Callable[[str], None],
+        *,
+        interval: float = 0.5,
     ) -> None:
         self._superlink = superlink
+        self._port = port
         self._on_failure = on_failure
         self._interval = interval
+        self._listening = False
 
-    def check(self, superexec_seen: bool) -> tuple[str | None, bool]:
-        """(a failure reason or None, whether a SuperExec has been seen so far)."""
+    def _superlink_listens(self) -> bool:
+        if not self._listening:
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self._port), timeout=1):
+                self._listening = True
+        return self._listening
+
+    def check(self) -> str | None:
+        """Why the server cannot go on, or None."""
         code = self._superlink.poll()
         if code is not None:
-            return f"SuperLink exited unexpectedly ({_describe_exit(code)})", superexec_seen
-        running = any(b"flower-superexec" in _cmdline(pid) for pid in descendants(self._superlink.pid))
-        if superexec_seen and not running:
-            return "Flower's SuperExec (flower-superexec) exited: no run could start", True
-        return None, superexec_seen or running
+            return f"SuperLink exited unexpectedly ({_describe_exit(code)})"
+        if not self._superlink_listens():
+            return None
+        if not any(b"flower-superexec" in _cmdline(pid) for pid in descendants(self._superlink.pid)):
+            if self._superlink.poll() is not None:  # SuperLink died meanwhile, taking it along
+                return self.check()
+            return "Flower's SuperExec (flower-superexec) exited: no run could start"
+        return None
 
     def loop(self, stop: threading.Event) -> None:
-        seen = False
         while not stop.wait(self._interval):
-            reason, seen = self.check(seen)
+            reason = self.check()
             if reason is not None:
                 self._on_failure(reason)
                 return
@@ -338,7 +355,10 @@ class ServerRuntime:
         threads = [
             threading.Thread(target=controller.loop, args=(stop,), name="run-controller", daemon=True),
             threading.Thread(
-                target=ChildWatcher(superlink, failed).loop, args=(stop,), name="watch", daemon=True
+                target=ChildWatcher(superlink, internal_port, failed).loop,
+                args=(stop,),
+                name="watch",
+                daemon=True,
             ),
         ]
         for thread in threads:
