@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import uvicorn
 
-from fedops_services.flserver.proxy import fleet_proxy
+from fedops_services.flserver.proxy import MAX_BODY_BYTES, fleet_proxy
 from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, wait_until
 
@@ -62,11 +62,12 @@ def _start_run_body() -> bytes:
     return bytes(request.SerializeToString())
 
 
-def raw_request(port: int, method: str, target: str, body: bytes = b"") -> int:
+def raw_request(port: int, method: str, target: str, body: bytes = b"", *, length: int | None = None) -> int:
     """Send one request exactly as written; the status code (0 if the connection was dropped)."""
+    declared = len(body) if length is None else length
     head = (
         f"{method} {target} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n"
-        f"Content-Type: application/protobuf\r\nContent-Length: {len(body)}\r\n\r\n"
+        f"Content-Type: application/protobuf\r\nContent-Length: {declared}\r\n\r\n"
     )
     with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
         connection.sendall(head.encode("latin-1") + body)
@@ -155,3 +156,5 @@ def test_fleet_routes_pass_with_their_methods_only(stack: Stack) -> None:
     assert raw_request(stack.proxy_port, "POST", "/v1/fleet/get-run/", get_run) == 404
     assert raw_request(stack.proxy_port, "GET", "/docs") == 404
     assert raw_request(stack.proxy_port, "POST", "/v1/control/list-runs") == 404
+    # A body far beyond any fleet message is refused before it is read.
+    assert raw_request(stack.proxy_port, "POST", "/v1/fleet/push-object", length=MAX_BODY_BYTES + 1) == 413

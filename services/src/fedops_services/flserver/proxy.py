@@ -31,8 +31,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-__all__ = ["canonical_path", "fleet_proxy", "fleet_routes"]
+__all__ = ["MAX_BODY_BYTES", "canonical_path", "fleet_proxy", "fleet_routes"]
 
+# Flower moves models in object chunks of 5 MiB and a FAB is at most 10 MB: far larger
+# bodies are refused before they are held in memory here and in the SuperLink.
+MAX_BODY_BYTES = 64 * 1024 * 1024
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "host", "content-length"}
 
 
@@ -73,6 +76,21 @@ def canonical_path(raw: bytes) -> str | None:
     return normalised if normalised in fleet_routes() else None
 
 
+async def _read_body(request: Request) -> bytes | None:
+    """The request's body, or None when it is larger than MAX_BODY_BYTES."""
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def fleet_proxy(upstream: str, *, ca: Path | None = None) -> Starlette:
     """Forward the fleet API to ``upstream`` (the SuperLink; verified against ``ca`` over TLS)."""
     routes = fleet_routes()
@@ -88,6 +106,9 @@ def fleet_proxy(upstream: str, *, ca: Path | None = None) -> Starlette:
         if request.method not in routes[path]:
             allowed = ", ".join(sorted(routes[path]))
             return PlainTextResponse("method not allowed", status_code=405, headers={"Allow": allowed})
+        content = await _read_body(request)
+        if content is None:
+            return PlainTextResponse("request body too large", status_code=413)
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_BY_HOP}
         # The URL is built from the canonical path alone: no query string (no fleet route
         # reads one) and nothing httpx could re-interpret.
@@ -95,7 +116,7 @@ def fleet_proxy(upstream: str, *, ca: Path | None = None) -> Starlette:
             request.method,
             base.copy_with(raw_path=path.encode()),
             headers=headers,
-            content=await request.body(),
+            content=content,
         )
         try:
             reply = await client.send(upstream_request, stream=True)
