@@ -324,7 +324,10 @@ class ServerRuntime:
         env = {
             **os.environ,
             # Flower starts flower-superexec and flwr-serverapp by name: ours come first.
-            "PATH": os.pathsep.join([str(shims), str(bin_dir), os.environ.get("PATH", "")]),
+            # An empty entry would mean the working directory: never searched.
+            "PATH": os.pathsep.join(
+                [str(shims), str(bin_dir), *filter(None, os.environ.get("PATH", "").split(os.pathsep))]
+            ),
             "FLWR_HOME": str(self.data_dir / "flwr-home"),
             "FLWR_TELEMETRY_ENABLED": "0",
             "FLWR_DISABLE_UPDATE_CHECK": "1",
@@ -340,6 +343,7 @@ class ServerRuntime:
         proxy = fleet_proxy(f"{scheme}://127.0.0.1:{internal_port}", ca=tls.ca if tls else None)
         config = uvicorn.Config(
             proxy, host=self.host, port=self.port, log_level="warning", access_log=False,
+            timeout_graceful_shutdown=10,  # a stuck fleet request must not hold the exit up
             ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
         )  # fmt: skip
         server = uvicorn.Server(config)
