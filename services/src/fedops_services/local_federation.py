@@ -155,7 +155,9 @@ class LocalFederation:
             ]  # fmt: skip
             started.append(self._spawn(f"client-{task_id[:8]}-{index}", command))
         self.clients.extend(started)
-        wait_for(lambda: len(self.api.registry.list_clients(task_id).data) >= first + count, 120, "enrolment")
+        wait_for(
+            lambda: self.api.registry.list_clients(task_id, limit=1).count >= first + count, 120, "enrolment"
+        )
         return started
 
     def server_pid(self, task_id: str) -> int | None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from fedops.api import ApiError, FedopsClient
+from fedops.api import ApiError, FedopsClient, all_pages
 from fedops.api.schemas import RunResult
 from fedops.child_processes import (
     become_subreaper,
@@ -147,7 +147,10 @@ class RunController:
 
     def _register_node_keys(self) -> None:
         """Admit the SuperNodes of enrolled clients, and no others (SuperNode auth)."""
-        for client in self._api.registry.list_clients(self._task_id).data:
+        clients = all_pages(
+            lambda limit, offset: self._api.registry.list_clients(self._task_id, limit=limit, offset=offset)
+        )
+        for client in clients:
             key = client.node_public_key
             if key and key not in self._registered_keys:
                 self._control.register_node(key.encode(), client.name)

@@ -41,11 +41,11 @@ app = ServerApp()
 # This module is imported by Flower's ServerApp process (`flwr-serverapp`, a child of
 # Flower's SuperExec): shorten its payload-pull backoff, and make sure it ends with its
 # parent. Flower's own parent check does not end a ServerApp blocked in a round, so a
-# killed FL server would otherwise leave it running.
+# killed FL server would otherwise leave it running. (fedops-server's launcher for
+# `flwr-serverapp` already armed the signal and checked the parent before exec; this
+# covers a ServerApp started some other way.)
 tune_flower(supernode=False)
 die_with_parent()
-if os.getppid() == 1:  # the parent died before the line above took effect
-    os._exit(70)
 
 
 @dataclass
