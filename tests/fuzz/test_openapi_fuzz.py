@@ -45,6 +45,15 @@ EXAMPLES = int(os.environ.get("FEDOPS_FUZZ_EXAMPLES", "20"))  # for the admin; f
 SEED = os.environ.get("FEDOPS_FUZZ_SEED", "20261202")
 RUN_TIMEOUT = 600
 EXCLUDED_CHECKS = "positive_data_acceptance,negative_data_rejection"
+# A task's latest model version is not created with the task: until its first round ends,
+# 404 (`model_version_not_found`) is the documented answer, so the check that a resource
+# made by `POST /tasks` is found (which links `task_id` into every path below the task)
+# does not apply to this one operation.
+OPERATION_EXCEPTIONS = """\
+[[operations]]
+include-path = "/api/v1/tasks/{task_id}/models/latest"
+checks.ensure_resource_availability.enabled = false
+"""
 
 
 @dataclass(frozen=True)
@@ -95,7 +104,8 @@ def _schemathesis(url: str, caller: Caller, workdir: Path) -> dict[str, Any]:
     workdir.mkdir(parents=True)
     report = workdir / "report.json"
     config = workdir / "schemathesis.toml"
-    config.write_text(f'[parameters]\n"path.task_id" = "{caller.task_id}"\n' if caller.task_id else "")
+    parameters = f'[parameters]\n"path.task_id" = "{caller.task_id}"\n\n' if caller.task_id else ""
+    config.write_text(parameters + OPERATION_EXCEPTIONS)
     command = [
         str(Path(sys.executable).with_name("schemathesis")),
         "--config-file",
