@@ -15,12 +15,14 @@ top directory) makes ``.venv/`` in the clone:
   looks for them. Binaries (ruff) are symlinked.
 
 Idempotent: ``.venv/fedops-env.json`` records what the environment was made for (the shared
-environment and the clone's path); when either differs, ``.venv`` is rebuilt (~10 s).
+environment and the clone's path); when either differs, ``.venv`` is rebuilt (~10 s). A
+``.venv`` without that file is someone else's: it is left alone and the install stops.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
@@ -33,6 +35,7 @@ from pathlib import Path
 STAMP = "fedops-env.json"
 # Names in the shared bin/ that belong to that environment itself, not to a package.
 OWN_FILES = re.compile(r"^(python[0-9.]*|activate.*|Activate\.ps1)$")
+SHEBANG_MAX = 127  # Linux reads no more of a `#!` line; pip starts longer ones through /bin/sh
 
 
 def site_packages(prefix: Path) -> Path:
@@ -53,6 +56,8 @@ def wrap_scripts(deps: Path, clone_venv: Path) -> None:
         if head == b"#!":
             lines = source.read_text().splitlines(keepends=True)
             lines[:2] = [shared_python.sub(clone_python, line) for line in lines[:2]]
+            if len(lines[0]) > SHEBANG_MAX:  # pip's own way round the limit
+                lines[:1] = ["#!/bin/sh\n", f'\'\'\'exec\' "{clone_python}" "$0" "$@"\n', "' '''\n"]
             target.write_text("".join(lines))
             target.chmod(0o755)
         else:  # a compiled program: it imports nothing
@@ -64,6 +69,7 @@ def build(deps: Path, clone_venv: Path, repo: Path) -> None:
     # Run by the shared environment's interpreter, EnvBuilder uses its base interpreter: both
     # environments have the same Python.
     venv.EnvBuilder(symlinks=True, with_pip=False).create(clone_venv)
+    (clone_venv / STAMP).write_text("{}\n")  # ours but unfinished: the next install rebuilds it
     shared = site_packages(deps)
     if not shared.is_dir():
         sys.exit(f"clone_env: {shared} is missing (is {deps} a complete environment?)")
@@ -92,11 +98,11 @@ def main() -> None:
     deps, clone_venv = args.deps.absolute(), args.venv.absolute()
     wanted = {"deps": str(deps), "venv": str(clone_venv), "repo": str(repo)}
     stamp = clone_venv / STAMP
-    try:
+    if clone_venv.exists() and not stamp.is_file():
+        sys.exit(f"clone_env: {clone_venv} was not made by `make install`; remove it (or set VENV=)")
+    with contextlib.suppress(OSError, ValueError):
         if json.loads(stamp.read_text()) == wanted and (clone_venv / "bin" / "python").exists():
             return
-    except (OSError, ValueError):
-        pass
     print(f"clone_env: {clone_venv} on top of {deps}", flush=True)
     build(deps, clone_venv, repo)
     stamp.write_text(json.dumps(wanted, indent=2) + "\n")  # last: a broken build is redone
