@@ -21,7 +21,8 @@ from typing import Any
 import yaml
 
 from fedops.api.schemas import ClientRoundReport
-from fedops_services.local_federation import LocalFederation, free_port, wait_for
+from fedops.ports import free_port
+from fedops_services.local_federation import LocalFederation, wait_for
 
 __all__ = ["bench_fedops", "bench_flower_default", "bench_legacy", "bench_time_to_ready"]
 

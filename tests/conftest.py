@@ -99,7 +99,7 @@ def sqlite_database_url(sqlite_template: Path, tmp_path: Path) -> str:
     return f"sqlite:///{target}"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each database-backed test runs on both backends."""
     url: str = request.getfixturevalue(f"{request.param}_database_url")
@@ -137,6 +137,25 @@ def python() -> str:
 
 
 # --- a real Kubernetes control plane (built by `make k8s-tools`; ~10 s to start) --------
+
+KUBE_FIXTURES = {"kube_cluster", "kube_namespace", "kubeconfig_path"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Markers from what a test uses, so `-m "not kubernetes"` (`make test-fast`) or
+    `-m "not postgres"` deselects exactly what needs the missing tool. Parameters that
+    fetch these fixtures at run time carry the marker themselves (`pytest.param`).
+
+    `kubernetes`: tests/kubernetes/ (the binaries of `make k8s-tools`) and every test using
+    the control plane; `postgres`: every test using the throwaway PostgreSQL cluster.
+    """
+    kubernetes_dir = Path(__file__).parent / "kubernetes"
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & KUBE_FIXTURES or item.path.is_relative_to(kubernetes_dir):
+            item.add_marker(pytest.mark.kubernetes)
+        if "postgres_server_url" in fixtures:
+            item.add_marker(pytest.mark.postgres)
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+from fedops.ports import free_port
 from fedops_services.flserver.proxy import MAX_BODY_BYTES, fleet_proxy
-from tests.support.ports import free_port
 from tests.support.processes import ManagedProcess, wait_until
 
 ATTACK_TARGETS = [

@@ -66,7 +66,7 @@ class Caller:
     task_id: str | None = None  # aim every operation at this task
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FedopsStack]:
     env = {
         "FEDOPS_ADMIN_TOKEN": ADMIN_TOKEN,

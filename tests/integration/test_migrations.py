@@ -25,7 +25,7 @@ def _alembic(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_upgrade_head_then_check_finds_no_drift(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
@@ -72,7 +72,7 @@ def test_the_migration_job_brings_a_database_to_head(tmp_path: Path) -> None:
 
 
 def test_the_migration_job_gives_up_on_an_unreachable_database_with_a_clear_message() -> None:
-    from tests.support.ports import free_port
+    from fedops.ports import free_port
 
     result = _migrate_job(f"postgresql://fedops:x@127.0.0.1:{free_port()}/fedops", "1")
 
@@ -80,7 +80,7 @@ def test_the_migration_job_gives_up_on_an_unreachable_database_with_a_clear_mess
     assert "the database is not reachable after 1 s" in result.stderr
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_stored_specs_with_more_than_one_replica_are_lowered_to_one(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:

@@ -125,7 +125,7 @@ class KubernetesBackend:
         )
 
 
-@pytest.fixture(params=["local", "kubernetes"])
+@pytest.fixture(params=["local", pytest.param("kubernetes", marks=pytest.mark.kubernetes)])
 def backend_api(request: pytest.FixtureRequest, settings: Settings) -> Iterator[tuple[TestClient, Backend]]:
     backend: Backend
     if request.param == "kubernetes":

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from fedops.ports import free_port
 from fedops.spec.task import ResourcesSpec
 from fedops_services.config import KubernetesSettings
 from fedops_services.provisioners import (
@@ -20,7 +21,6 @@ from fedops_services.provisioners import (
 )
 from fedops_services.provisioners.kubernetes import KubernetesProvisioner
 from tests.support.kube_cluster import POD_LOG_LINES, KubeCluster
-from tests.support.ports import free_port
 from tests.support.processes import wait_until
 
 TASK = "0123456789abcdef0123456789abcdef"

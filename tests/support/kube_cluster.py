@@ -28,7 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from tests.support.ports import free_port
+from fedops.ports import free_port
 from tests.support.processes import ManagedProcess
 
 __all__ = ["KubeCluster", "KubeClusterError", "KubeCommandError", "kube_bin_dir"]

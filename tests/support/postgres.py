@@ -12,7 +12,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from tests.support.ports import free_port
+from fedops.ports import free_port
 
 __all__ = ["ThrowawayPostgres", "find_pg_bin"]
 

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from tests.support.ports import free_port
+from fedops.ports import free_port
 from tests.support.processes import ManagedProcess
 
 __all__ = ["FedopsStack"]

@@ -10,7 +10,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,18 +19,13 @@ from typing import Any, TypeVar
 
 from fedops.api import FedopsClient
 from fedops.api.schemas import RoundPublic, TaskPublic
+from fedops.ports import free_port
 from fedops.spec import TaskSpec
 
-__all__ = ["LocalFederation", "free_port", "kill_supervisors", "wait_for"]
+__all__ = ["LocalFederation", "kill_supervisors", "wait_for"]
 
 T = TypeVar("T")
 ENDED = ("finished", "failed", "stopped")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.25) -> T:

@@ -13,7 +13,6 @@ import logging
 import os
 import shlex
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from fedops.child_processes import die_with_parent
 from fedops.client import flower_app
 from fedops.client.executor import WarmExecutor
 from fedops.client.trainer import Trainer
+from fedops.ports import free_port
 
 __all__ = ["ClientManager", "ManagerOptions"]
 
@@ -42,12 +42,6 @@ class ManagerOptions:
     max_wait_seconds: float = 3600.0
     poll_seconds: float = 1.0
     node_key: Path | None = None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _node_config_text(values: dict[str, Any]) -> str:
@@ -190,7 +184,7 @@ class ClientManager:
             return 0 if state.task_status == "finished" else 1
         assert state.fleet_address is not None
         flower_app.install(self.trainer)
-        runtime_port = _free_port()
+        runtime_port = free_port()
         executor = WarmExecutor(f"127.0.0.1:{runtime_port}", flower_app.app, self.trainer.timings)
         executor_thread = threading.Thread(
             target=executor.serve, args=(self._stop,), name="executor", daemon=True

@@ -32,6 +32,7 @@ from fedops.child_processes import (
     write_parent_death_shims,
 )
 from fedops.files import atomic_write
+from fedops.ports import free_port
 
 __all__ = [
     "EXIT_REASON_FILE",
@@ -115,12 +116,6 @@ def superlink_command(
         str(tls.ca),
     ]
     return [*command, "--enable-supernode-auth"] if tls.supernode_auth else command
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class RunController:
@@ -320,7 +315,7 @@ class ServerRuntime:
 
         from fedops_services.flserver.proxy import fleet_proxy
 
-        internal_port = _free_port()
+        internal_port = free_port()
         shims = write_parent_death_shims(
             self.data_dir / "bin", Path(sys.executable), {name: bin_dir / name for name in _FLOWER_SPAWNED}
         )
