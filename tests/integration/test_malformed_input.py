@@ -165,14 +165,19 @@ def test_a_request_id_is_returned_and_an_offered_one_kept(api: TestClient) -> No
 def test_a_500_is_logged_with_the_request_id_it_answers_with(
     api: TestClient, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    # A real fault: the database disappears under the running service.
-    if settings.resolved_database_url.startswith("sqlite"):
-        pytest.skip("needs a database server to take away")
+    # A real fault under the running service: its PostgreSQL database is dropped, or the
+    # table it reads is gone from its SQLite file.
     url = make_url(settings.resolved_database_url)
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
-    admin.dispose()
+    if url.get_backend_name() == "sqlite":
+        broken = create_engine(url)
+        with broken.begin() as connection:
+            connection.execute(text("PRAGMA foreign_keys=OFF"))
+            connection.execute(text("DROP TABLE tasks"))
+    else:
+        broken = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with broken.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{url.database}" WITH (FORCE)'))
+    broken.dispose()
 
     with caplog.at_level(logging.ERROR):
         response = api.get("/api/v1/tasks")
