@@ -121,3 +121,12 @@ def test_more_than_one_replica_is_refused_with_the_reason(replicas: int) -> None
     message = errors["resources.replicas"]
     assert "at most 1 replica" in message and "ReadWriteOnce" in message and "cpu, memory and gpu" in message
     assert TaskSpec.model_validate({"name": "mnist", "resources": {"replicas": 0}}).resources.replicas == 0
+
+
+def test_a_seed_the_clients_cannot_use_is_refused() -> None:
+    assert (
+        TaskSpec.model_validate({"name": "seeded", "training": {"seed": 2**32 - 1}}).training.seed
+        == 2**32 - 1
+    )
+    with pytest.raises(ValidationError, match="less than or equal"):
+        TaskSpec.model_validate({"name": "seeded", "training": {"seed": 2**32}})

@@ -133,7 +133,9 @@ class TrainingSpec(_Section):
     epochs: int = Field(default=1, ge=1, le=10_000)
     batch_size: int = Field(default=32, ge=1, le=65_536)
     learning_rate: float = Field(default=0.01, gt=0.0, le=100.0)
-    seed: int | None = Field(default=None, ge=0)
+    # numpy and torch seed with an unsigned 32-bit integer: a larger seed would be accepted
+    # here and fail on every client.
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1)
 
 
 class XaiSpec(_Section):
