@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from fedops_services.registry.servers import ServerService
 from fedops_services.registry.tasks import TaskService
 from fedops_services.security.authenticator import Authenticator
 
-__all__ = ["ADMIN_TOKEN_FILE", "Services", "build_services", "resolve_admin_token"]
+__all__ = ["ADMIN_TOKEN_FILE", "Services", "build_services", "prepare_data_dir", "resolve_admin_token"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def resolve_admin_token(settings: Settings) -> str:
         )
     path = settings.data_dir / ADMIN_TOKEN_FILE
     if not path.exists():
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # as prepare_data_dir
         _write_secret(path, f"fedops_adm_{secrets.token_urlsafe(32)}")
         logger.warning("generated an admin token; it is in %s (readable by you only)", path.resolve())
     else:
@@ -83,8 +84,41 @@ def _write_secret(path: Path, value: str) -> None:
         handle.write(value + "\n")
 
 
+def prepare_data_dir(settings: Settings) -> None:
+    """Create the data dir for its owner alone, and the embedded SQLite file likewise.
+
+    It holds the database (credential hashes, every task's data), XAI images, the servers'
+    data and logs: nobody else on the machine has a reason to read them. A directory that
+    already exists is the operator's (it may be a shared volume): it is left as it is, with
+    a warning when group or others may enter it.
+    """
+    directory = settings.data_dir
+    if not directory.exists():
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    else:
+        mode = stat.S_IMODE(directory.stat().st_mode)
+        if mode & 0o077:
+            logger.warning(
+                "the data dir %s is open to group or others (mode %o); it holds the database, "
+                "XAI images and servers' data: chmod 700 %s",
+                directory.resolve(),
+                mode,
+                directory.resolve(),
+            )
+    if settings.embedded:
+        database = directory / "fedops.db"
+        # Created here, before SQLite does (0644 under a usual umask); SQLite gives its -wal
+        # and -shm files the database file's permissions. One written by an older version
+        # is ours as well, and is narrowed.
+        try:
+            os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            if stat.S_IMODE(database.stat().st_mode) & 0o077:
+                database.chmod(0o600)
+
+
 def build_services(settings: Settings, *, provisioner: Provisioner | None = None) -> Services:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    prepare_data_dir(settings)
     admin_token = resolve_admin_token(settings)
     url = settings.resolved_database_url
     if settings.migrate_on_start:

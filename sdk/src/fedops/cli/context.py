@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import urlsplit
 
 import typer
 
 from fedops.api import ApiError, FedopsClient
+from fedops.api.http import is_loopback_url
 from fedops.cli.output import fail
 
 __all__ = ["CliContext", "calling", "client_for", "is_loopback_url", "token_for"]
@@ -42,26 +41,6 @@ def _embedded_token() -> str | None:
         return _token_file().read_text().strip() or None
     except OSError:
         return None
-
-
-def is_loopback_url(url: str) -> bool:
-    """Whether ``url`` names this machine by a loopback address (127.0.0.0/8, ::1) or
-    ``localhost``; decided from the text alone, without resolving anything."""
-    try:
-        host = urlsplit(url).hostname
-    except ValueError:
-        return False
-    if host is None:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False  # any other name: it could resolve anywhere
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return address.is_loopback
 
 
 def token_for(url: str, given: str | None) -> str | None:

@@ -77,40 +77,54 @@ class ArtifactService:
         sender = sender_of(principal)
         artifact_id = new_id()
         key = f"{task_id}/{form.round}/{artifact_id}.{_EXTENSION[content_type]}"
-        with self._sessions.begin() as session:
-            load_task(session, principal, task_id, Role.CLIENT)
-            if client_store.get_client(session, task_id, form.client_id) is None:
-                raise FedopsError(
-                    ErrorCode.CLIENT_NOT_FOUND, f"client_id: no client {form.client_id!r} in this task"
+        stored = False
+        try:
+            with self._sessions.begin() as session:
+                load_task(session, principal, task_id, Role.CLIENT)
+                if client_store.get_client(session, task_id, form.client_id) is None:
+                    raise FedopsError(
+                        ErrorCode.CLIENT_NOT_FOUND, f"client_id: no client {form.client_id!r} in this task"
+                    )
+                if form.artifact_id is not None:
+                    existing = artifact_store.find_by_key(session, task_id, sender, form.artifact_id)
+                    if existing is not None:
+                        return _public(existing), False
+                row = artifact_store.insert_artifact(
+                    session,
+                    {
+                        "id": artifact_id,
+                        "task_id": task_id,
+                        "artifact_key": form.artifact_id,
+                        "sender": sender,
+                        "round": form.round,
+                        "client_id": form.client_id,
+                        "class_label": form.class_label,
+                        "method": form.method,
+                        "layer": form.layer,
+                        "content_type": content_type,
+                        "size_bytes": len(form.content),
+                        "sha256": hashlib.sha256(form.content).hexdigest(),
+                        "faithfulness": form.faithfulness,
+                        "storage_key": key,
+                        "created_at": utcnow(),
+                    },
                 )
-            if form.artifact_id is not None:
-                existing = artifact_store.find_by_key(session, task_id, sender, form.artifact_id)
-                if existing is not None:
+                if row is None:
+                    # A concurrent upload of the same key committed between our lookup and our
+                    # insert: this request is a resend and is answered like one.
+                    assert form.artifact_id is not None  # rows without a key never conflict
+                    existing = artifact_store.find_by_key(session, task_id, sender, form.artifact_id)
+                    if existing is None:  # that row went with its task, deleted meanwhile
+                        raise FedopsError(ErrorCode.TASK_NOT_FOUND, f"no task with id {task_id!r}")
                     return _public(existing), False
-            row = ArtifactRow(
-                id=artifact_id,
-                task_id=task_id,
-                artifact_key=form.artifact_id,
-                sender=sender,
-                round=form.round,
-                client_id=form.client_id,
-                class_label=form.class_label,
-                method=form.method,
-                layer=form.layer,
-                content_type=content_type,
-                size_bytes=len(form.content),
-                sha256=hashlib.sha256(form.content).hexdigest(),
-                faithfulness=form.faithfulness,
-                storage_key=key,
-                created_at=utcnow(),
-            )
-            session.add(row)
-            self._store.put(key, form.content)
-            try:
-                session.flush()
-            except Exception:
-                self._store.delete(key)  # the row failed: leave no orphaned file
-                raise
+                # The file is written only once the row is this request's, so a lost race
+                # stores nothing; the row is committed after the file exists.
+                stored = True
+                self._store.put(key, form.content)
+        except BaseException:
+            if stored:  # the row rolled back (or never committed): no row points at the file
+                self._store.delete(key)
+            raise
         return _public(row), True
 
     def list_artifacts(
@@ -136,6 +150,10 @@ class ArtifactService:
             if row is None:
                 raise FedopsError(ErrorCode.ARTIFACT_NOT_FOUND, f"no artifact with id {artifact_id!r}")
             load_task(session, principal, row.task_id, Role.SERVER, Role.CLIENT)
+            # Clients are refused the artifact list, and a client's explanations are derived
+            # from its private data: a client reads back only what it sent itself.
+            if principal.role is Role.CLIENT and row.sender != sender_of(principal):
+                raise FedopsError(ErrorCode.FORBIDDEN, "a client credential reads only the artifacts it sent")
             return self._store.get(row.storage_key), row.content_type
 
 
