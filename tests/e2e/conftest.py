@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -50,23 +52,39 @@ _OUR_PROCESSES = (
     b"flower-superexec",
     b"flwr-serverapp",
 )
+# Processes this test session started carry its mark: edge clients and `fedops up` inherit
+# this variable, and FL servers (whose environment is an allow-list) name their data dir,
+# which lies under the session's temporary directory, in their command line or environment
+# (FLWR_HOME, PATH). Another session's federations on the same machine are not ours.
+_SESSION_VARIABLE = "PYTEST_FEDOPS_SESSION"
+os.environ[_SESSION_VARIABLE] = f"{os.getpid()}-{time.time_ns()}"
 
 
-def _ours() -> set[int]:
-    return set().union(*(processes_with(marker) for marker in _OUR_PROCESSES))
+def _ours(tags: tuple[bytes, ...]) -> set[int]:
+    candidates = set().union(*(processes_with(marker) for marker in _OUR_PROCESSES))
+    return {pid for pid in candidates if _carries_any(pid, tags)}
+
+
+def _carries_any(pid: int, tags: tuple[bytes, ...]) -> bool:
+    try:
+        seen = Path(f"/proc/{pid}/cmdline").read_bytes() + Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:  # it ended meanwhile
+        return False
+    return any(tag in seen for tag in tags)
 
 
 @pytest.fixture(autouse=True)
-def nothing_left_running() -> Iterator[None]:
+def nothing_left_running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Every process a test started is gone afterwards (checked, not assumed)."""
-    before = _ours()
+    tags = (os.environ[_SESSION_VARIABLE].encode(), str(tmp_path_factory.getbasetemp()).encode())
+    before = _ours(tags)
     yield
     try:
-        wait_for(lambda: not (_ours() - before) or None, 60, "the federation's processes to end")
+        wait_for(lambda: not (_ours(tags) - before) or None, 60, "the federation's processes to end")
     except TimeoutError:
         left = {
             pid: Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")[:200]
-            for pid in _ours() - before
+            for pid in _ours(tags) - before
         }
         raise AssertionError(f"processes outlived the test: {left}") from None
 
