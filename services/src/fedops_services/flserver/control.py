@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import httpx
 
-__all__ = ["RunControl", "RunState"]
+__all__ = ["AdmittedNode", "RunControl", "RunState"]
 
 
 @dataclass(frozen=True)
@@ -14,6 +14,15 @@ class RunState:
     status: str  # pending | starting | running | finished
     sub_status: str  # completed | failed | stopped (when finished)
     details: str
+
+
+@dataclass(frozen=True)
+class AdmittedNode:
+    """A SuperNode the SuperLink knows, by the public key it was registered with."""
+
+    node_id: int
+    public_key: str  # PEM, as registered
+    revoked: bool  # unregistered: Flower refuses the key and never registers it again
 
 
 class RunControl:
@@ -69,6 +78,30 @@ class RunControl:
         try:
             self._client.RegisterNode(RegisterNodeRequest(public_key=public_key_pem, name=name))
         except httpx.HTTPStatusError as exc:  # registered before (the SuperLink's state survives restarts)
+            if exc.response.status_code >= 500:
+                raise
+
+    def nodes(self) -> list[AdmittedNode]:
+        """Every SuperNode registered with the SuperLink, unregistered ones included."""
+        from flwr.proto.control_pb2 import ListNodesRequest
+        from flwr.supercore.constant import NodeStatus
+
+        return [
+            AdmittedNode(
+                int(node.node_id),
+                bytes(node.public_key).decode(errors="replace"),
+                node.status == NodeStatus.UNREGISTERED,
+            )
+            for node in self._client.ListNodes(ListNodesRequest()).nodes_info
+        ]
+
+    def unregister_node(self, node_id: int) -> None:
+        """Refuse the SuperNode from now on (its key stays in the SuperLink, marked unregistered)."""
+        from flwr.proto.control_pb2 import UnregisterNodeRequest
+
+        try:
+            self._client.UnregisterNode(UnregisterNodeRequest(node_id=node_id))
+        except httpx.HTTPStatusError as exc:  # unregistered meanwhile: the outcome we wanted
             if exc.response.status_code >= 500:
                 raise
 

@@ -137,24 +137,39 @@ class RunController:
         self._task_id = task_id
         self._interval = interval
         self._supernode_auth = tls is not None and tls.supernode_auth
-        self._registered_keys: set[str] = set()
+        self._refused_keys: set[str] = set()
         self.active_run: int | None = None
 
-    def _register_node_keys(self) -> None:
-        """Admit the SuperNodes of enrolled clients, and no others (SuperNode auth)."""
+    def _reconcile_node_keys(self) -> None:
+        """Admit the SuperNodes of enrolled clients, and no others (SuperNode auth).
+
+        The SuperLink's list is the truth (its state survives restarts, ours does not):
+        a key no enrolled client holds any more (re-enrolled with a new key, by itself or
+        by the admin) is unregistered, so the SuperNode holding it is refused from its next
+        request on. Flower never registers an unregistered key again, so a client that
+        comes back with a revoked key must enrol with a new one.
+        """
         clients = all_pages(
             lambda limit, offset: self._api.registry.list_clients(self._task_id, limit=limit, offset=offset)
         )
-        for client in clients:
-            key = client.node_public_key
-            if key and key not in self._registered_keys:
-                self._control.register_node(key.encode(), client.name)
-                self._registered_keys.add(key)
-                logger.info("admitted the SuperNode of client %s", client.name)
+        wanted = {client.node_public_key: client.name for client in clients if client.node_public_key}
+        known = {node.public_key: node for node in self._control.nodes()}
+        for key, name in wanted.items():
+            node = known.get(key)
+            if node is None:
+                self._control.register_node(key.encode(), name)
+                logger.info("admitted the SuperNode of client %s", name)
+            elif node.revoked and key not in self._refused_keys:
+                self._refused_keys.add(key)  # said once: the registry keeps listing it every pass
+                logger.warning("client %s presents a revoked SuperNode key: it must enrol again", name)
+        for key, node in known.items():
+            if not node.revoked and key not in wanted:
+                self._control.unregister_node(node.node_id)
+                logger.info("revoked SuperNode %d: its key is no longer any enrolled client's", node.node_id)
 
     def step(self) -> None:
         if self._supernode_auth:
-            self._register_node_keys()
+            self._reconcile_node_keys()
         status = self._api.registry.get_task(self._task_id).status
         if self.active_run is None:
             if status == "running":
@@ -313,7 +328,7 @@ class ServerRuntime:
         or until SuperLink or its SuperExec fails (the reason)."""
         import uvicorn
 
-        from fedops_services.flserver.proxy import fleet_proxy
+        from fedops_services.flserver.proxy import fleet_proxy, server_config
 
         internal_port = free_port()
         shims = write_parent_death_shims(
@@ -339,11 +354,13 @@ class ServerRuntime:
         superlink = subprocess.Popen(command, env=env, preexec_fn=die_with_parent)
         scheme = "https" if tls else "http"
         proxy = fleet_proxy(f"{scheme}://127.0.0.1:{internal_port}", ca=tls.ca if tls else None)
-        config = uvicorn.Config(
-            proxy, host=self.host, port=self.port, log_level="warning", access_log=False,
-            timeout_graceful_shutdown=10,  # a stuck fleet request must not hold the exit up
-            ssl_certfile=str(tls.cert) if tls else None, ssl_keyfile=str(tls.key) if tls else None,
-        )  # fmt: skip
+        config = server_config(
+            proxy,
+            host=self.host,
+            port=self.port,
+            cert=tls.cert if tls else None,
+            key=tls.key if tls else None,
+        )
         server = uvicorn.Server(config)
         failures: list[str] = []
 
