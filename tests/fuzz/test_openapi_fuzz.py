@@ -33,10 +33,9 @@ from typing import Any
 import httpx
 import pytest
 
-from fedops_services.local_federation import kill_supervisors
 from tests.conftest import ADMIN_TOKEN, HTTP_SERVER_COMMAND
 from tests.fuzz.hooks import REFUSED_ENV
-from tests.support.stack import FedopsStack
+from tests.support.stack import FedopsStack, running_stack
 
 pytestmark = pytest.mark.slow
 
@@ -82,13 +81,8 @@ def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FedopsStac
     }
     if request.param == "postgres":
         env["FEDOPS_DATABASE_URL"] = request.getfixturevalue("postgres_database_url")
-    running = FedopsStack(tmp_path / "data", env=env)
-    try:
-        running.start()
+    with running_stack(tmp_path / "data", env=env) as running:
         yield running
-    finally:
-        running.stop()
-        kill_supervisors(tmp_path / "data" / "servers")
 
 
 def _prepare(url: str) -> tuple[str, str]:

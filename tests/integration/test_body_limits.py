@@ -18,10 +18,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from fedops_services.local_federation import kill_supervisors
 from tests.conftest import ADMIN_TOKEN, HTTP_SERVER_COMMAND
 from tests.integration.helpers import bearer
-from tests.support.stack import FedopsStack
+from tests.support.stack import FedopsStack, running_stack
 from tests.unit.test_errors_and_sniffing import png_bytes
 
 pytestmark = pytest.mark.slow
@@ -41,13 +40,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedopsStack]:
         "FEDOPS_MAX_ARTIFACT_BYTES": str(MAX_ARTIFACT),
         "FEDOPS_SERVER_COMMAND": HTTP_SERVER_COMMAND,
     }
-    running = FedopsStack(root / "data", env=env)
-    running.start()
-    try:
+    with running_stack(root / "data", env=env) as running:
         yield running
-    finally:
-        running.stop()
-        kill_supervisors(root / "data" / "servers")
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,13 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+
+from tests.support.serving import serving
 
 FILE_TOKEN = "file-token-0123456789abcdef"
 
@@ -51,15 +52,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _recorder(host: str) -> Iterator[Recorder]:
-    server = Recorder(host)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(Recorder(host)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture

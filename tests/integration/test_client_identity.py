@@ -21,9 +21,8 @@ from fedops.api.schemas import EnrollmentTokenCreate
 from fedops.client import identity
 from fedops.client.identity import connect
 from fedops.spec import TaskSpec
-from fedops_services.local_federation import kill_supervisors
 from tests.conftest import ADMIN_TOKEN
-from tests.support.stack import FedopsStack
+from tests.support.stack import FedopsStack, running_stack
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +30,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedopsStack]:
     root = tmp_path_factory.mktemp("identity")
-    running = FedopsStack(root / "data", env={"FEDOPS_DATABASE_URL": "", "FEDOPS_ADMIN_TOKEN": ADMIN_TOKEN})
-    running.env.pop("FEDOPS_DATABASE_URL")
-    running.start()
-    try:
+    with running_stack(root / "data", env={"FEDOPS_ADMIN_TOKEN": ADMIN_TOKEN}) as running:
         yield running
-    finally:
-        running.stop()
-        kill_supervisors(root / "data" / "servers")
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ import socketserver
 import stat
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from fedops_services.local_federation import kill_supervisors
+from tests.support.serving import serving
 from tests.support.stack import FedopsStack
 
 pytestmark = pytest.mark.slow
@@ -51,15 +51,8 @@ class _ProxyHandler(socketserver.BaseRequestHandler):
 
 @pytest.fixture
 def proxy() -> Iterator[FakeProxy]:
-    server = FakeProxy()
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
+    with serving(FakeProxy()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

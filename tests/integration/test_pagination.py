@@ -19,10 +19,9 @@ from fedops.api import ApiError, FedopsClient, all_pages
 from fedops.api.monitoring import ArtifactUpload
 from fedops.api.schemas import EnrollmentRequest, ModelVersionCreate
 from fedops.spec import TaskSpec
-from fedops_services.local_federation import kill_supervisors
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.test_api_monitoring import client_report
-from tests.support.stack import FedopsStack
+from tests.support.stack import FedopsStack, running_stack
 from tests.unit.test_errors_and_sniffing import png_bytes
 
 LISTS = (
@@ -60,13 +59,8 @@ def test_every_list_has_the_same_paging_contract(api: TestClient) -> None:
 @pytest.fixture
 def stack(tmp_path: Path, database_url: str) -> Iterator[FedopsStack]:
     env = {"FEDOPS_DATABASE_URL": database_url, "FEDOPS_ADMIN_TOKEN": ADMIN_TOKEN}
-    running = FedopsStack(tmp_path / "data", env=env)
-    running.start()
-    try:
+    with running_stack(tmp_path / "data", env=env) as running:
         yield running
-    finally:
-        running.stop()
-        kill_supervisors(tmp_path / "data" / "servers")
 
 
 def _three_of_everything(api: FedopsClient) -> str:

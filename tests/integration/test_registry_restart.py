@@ -15,10 +15,9 @@ import pytest
 
 from fedops.api import FedopsClient
 from fedops.spec import TaskSpec
-from fedops_services.local_federation import kill_supervisors
 from tests.conftest import ADMIN_TOKEN
 from tests.support.processes import pid_running, processes_with, wait_until
-from tests.support.stack import FedopsStack
+from tests.support.stack import FedopsStack, running_stack
 
 pytestmark = pytest.mark.slow
 
@@ -26,13 +25,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def stack(tmp_path: Path, postgres_database_url: str) -> Iterator[FedopsStack]:
     env = {"FEDOPS_DATABASE_URL": postgres_database_url, "FEDOPS_ADMIN_TOKEN": ADMIN_TOKEN}
-    running = FedopsStack(tmp_path / "data", env=env)
-    running.start()
-    try:
+    with running_stack(tmp_path / "data", env=env) as running:
         yield running
-    finally:
-        running.stop()
-        kill_supervisors(tmp_path / "data" / "servers")
 
 
 def _processes(servers_dir: Path, task_id: str) -> tuple[int, int]:

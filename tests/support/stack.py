@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from fedops.ports import free_port
+from fedops_services.local_federation import kill_supervisors
 from tests.support.processes import ManagedProcess
 
-__all__ = ["FedopsStack"]
+__all__ = ["FedopsStack", "running_stack"]
 
 
 class FedopsStack:
@@ -56,3 +59,15 @@ class FedopsStack:
     def stop(self) -> None:
         if self.process is not None:
             self.process.stop()
+
+
+@contextmanager
+def running_stack(data_dir: Path, *, env: dict[str, str]) -> Iterator[FedopsStack]:
+    """A started `fedops up`; afterwards it is stopped, and every FL server it supervised too."""
+    stack = FedopsStack(data_dir, env=env)
+    try:
+        stack.start()
+        yield stack
+    finally:
+        stack.stop()
+        kill_supervisors(data_dir / "servers")
