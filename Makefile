@@ -1,13 +1,14 @@
 # fedops developer entry points. `make help` lists them.
-# Third-party Python packages are cached outside the clone, keyed by the lock file and the
-# package metadata, so repeated runs, other clones and CI on the same machine reuse them.
+# Third-party Python packages are cached outside the clone, keyed by the lock file, so
+# repeated runs, other clones and CI on the same machine reuse them.
 # Each clone has its own small environment on top (.venv/, scripts/clone_env.py) with its
 # own sdk/ and services/ installed editable: installing one clone never touches another.
 
 SHELL := /bin/bash
 PYTHON ?= python3.11
 CACHE_DIR ?= $(HOME)/.cache/fedops
-ENV_KEY := $(shell cat requirements/lock.txt sdk/pyproject.toml services/pyproject.toml | sha256sum | cut -c1-12)
+# Keyed by the lock alone: the packages' own metadata lives in each clone's .venv.
+ENV_KEY := $(shell sha256sum requirements/lock.txt | cut -c1-12)
 DEPS ?= $(CACHE_DIR)/deps-$(ENV_KEY)
 VENV ?= $(CURDIR)/.venv
 BIN := $(VENV)/bin

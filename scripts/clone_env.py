@@ -15,7 +15,7 @@ top directory) makes ``.venv/`` in the clone:
   looks for them. Binaries (ruff) are symlinked.
 
 Idempotent: ``.venv/fedops-env.json`` records what the environment was made for (the shared
-environment and the clone's path); when either differs, ``.venv`` is rebuilt (~10 s). A
+environment, the clone's path and its packages' metadata); when either differs, ``.venv`` is rebuilt (~10 s). A
 ``.venv`` without that file is someone else's: it is left alone and the install stops.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import re
 import shutil
@@ -33,6 +34,7 @@ import venv
 from pathlib import Path
 
 STAMP = "fedops-env.json"
+PACKAGES = ("sdk", "services")  # this repository's distributions, installed editable
 # Names in the shared bin/ that belong to that environment itself, not to a package.
 OWN_FILES = re.compile(r"^(python[0-9.]*|activate.*|Activate\.ps1)$")
 SHEBANG_MAX = 127  # Linux reads no more of a `#!` line; pip starts longer ones through /bin/sh
@@ -83,7 +85,7 @@ def build(deps: Path, clone_venv: Path, repo: Path) -> None:
         [
             str(clone_venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
             "--disable-pip-version-check", "--no-deps", "--no-build-isolation",
-            "-e", str(repo / "sdk"), "-e", str(repo / "services"),
+            *(arg for part in PACKAGES for arg in ("-e", str(repo / part))),
         ],
         check=True,
     )  # fmt: skip
@@ -96,7 +98,15 @@ def main() -> None:
     args = parser.parse_args()
     repo = Path.cwd().resolve()
     deps, clone_venv = args.deps.absolute(), args.venv.absolute()
-    wanted = {"deps": str(deps), "venv": str(clone_venv), "repo": str(repo)}
+    # The packages' metadata (dependencies, console scripts, entry-point plugins) is fixed
+    # into the editable installs: a change to either pyproject.toml rebuilds .venv.
+    metadata = hashlib.sha256(b"".join((repo / part / "pyproject.toml").read_bytes() for part in PACKAGES))
+    wanted = {
+        "deps": str(deps),
+        "venv": str(clone_venv),
+        "repo": str(repo),
+        "pyprojects": metadata.hexdigest()[:12],
+    }
     stamp = clone_venv / STAMP
     if clone_venv.exists() and not stamp.is_file():
         sys.exit(f"clone_env: {clone_venv} was not made by `make install`; remove it (or set VENV=)")
