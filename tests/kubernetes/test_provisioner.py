@@ -266,6 +266,41 @@ def test_a_deployment_without_its_token_asks_for_a_new_one_and_changes_nothing(
     assert listed.stdout.strip() == ""
 
 
+def test_a_deployment_replaced_between_read_and_apply_asks_for_a_new_token(
+    provisioner: KubernetesProvisioner,
+    kube_cluster: KubeCluster,
+    kube_namespace: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The race of a reconcile pass with ``kubectl delete``: the pass reads the Deployment
+    (and the Secret its annotation names), the Deployment is deleted, and the pass's apply
+    re-creates it. The old Secret belonged to the old Deployment and is collected, so the
+    apply must notice the new UID and ask for a new token rather than keep the old name."""
+    provisioner.apply(_deployment(token="tok-first"))  # noqa: S106
+    first_uid = _get(kube_cluster, kube_namespace, "deployment")["metadata"]["uid"]
+
+    read_live = provisioner.api.get
+
+    def read_then_lose(kind: str, name: str) -> Any:
+        found = read_live(kind, name)
+        if kind == "Deployment":  # what `kubectl delete --wait=false` does at that moment
+            kube_cluster.kubectl("delete", "deployment", name, "-n", kube_namespace, "--wait=false")
+        return found
+
+    monkeypatch.setattr(provisioner.api, "get", read_then_lose)
+    with pytest.raises(CredentialsMissingError, match="replaced"):
+        provisioner.apply(_deployment(token=None))
+    monkeypatch.undo()
+
+    # The registry answers with a new token: a Secret owned by the new Deployment.
+    provisioner.apply(_deployment(token="tok-second"))  # noqa: S106
+    current = _get(kube_cluster, kube_namespace, "deployment")
+    assert current["metadata"]["uid"] != first_uid
+    secret_name = current["metadata"]["annotations"]["fedops.io/token-secret"]
+    secret = _get(kube_cluster, kube_namespace, "secret", secret_name)
+    assert [owner["uid"] for owner in secret["metadata"]["ownerReferences"]] == [current["metadata"]["uid"]]
+
+
 def test_service_type_storage_class_and_service_account_follow_the_settings(
     kube_cluster: KubeCluster, kube_namespace: str
 ) -> None:

@@ -58,7 +58,7 @@ class KubernetesProvisioner(Provisioner):
     def apply(self, deployment: ServerDeployment) -> None:
         _check_task_id(deployment.task_id)
         require_single_replica(deployment)
-        token_secret = self._token_secret_name(deployment)
+        token_secret, live_uid = self._token_secret_name(deployment)
         wanted = objects.server_objects(deployment, self.settings, self.api.namespace, token_secret)
         self.api.apply(wanted.config_map)
         self.api.apply(wanted.service)
@@ -68,6 +68,14 @@ class KubernetesProvisioner(Provisioner):
         if self._get("PersistentVolumeClaim", wanted.persistent_volume_claim["metadata"]["name"]) is None:
             self.api.apply(wanted.persistent_volume_claim)
         applied = self.api.apply(wanted.deployment)
+        if live_uid is not None and applied["metadata"]["uid"] != live_uid:
+            # Deleted and re-created between our read and this apply: the old Deployment's
+            # token Secret is collected with it, and nothing else would ever tell us so
+            # (until a pod fails to start). Ask for a new token now.
+            raise CredentialsMissingError(
+                f"the Deployment of task {deployment.task_id} was replaced while it was being"
+                " updated; its token Secret goes with the old one"
+            )
         if deployment.secret_env:
             owner = {
                 "apiVersion": "apps/v1",
@@ -149,12 +157,13 @@ class KubernetesProvisioner(Provisioner):
 
     # --- internals -----------------------------------------------------------------------
 
-    def _token_secret_name(self, deployment: ServerDeployment) -> str:
-        """The Secret of a new token, or the one the running Deployment already uses
-        (read live: a Deployment replaced since a view was taken names another Secret)."""
+    def _token_secret_name(self, deployment: ServerDeployment) -> tuple[str, str | None]:
+        """The Secret of a new token, or the one the running Deployment already uses (read
+        live: a Deployment replaced since a view was taken names another Secret) with that
+        Deployment's UID, which the apply must find unchanged."""
         token = (deployment.secret_env or {}).get("FEDOPS_SERVER_TOKEN")
         if token:
-            return objects.token_secret_name(deployment.task_id, token)
+            return objects.token_secret_name(deployment.task_id, token), None
         current = self.api.get("Deployment", objects.object_name(deployment.task_id)) or {}
         secret = (current.get("metadata", {}).get("annotations") or {}).get(objects.TOKEN_SECRET_ANNOTATION)
         if not secret:  # its token Secret went with it (owner reference): a new token is due
@@ -166,7 +175,7 @@ class KubernetesProvisioner(Provisioner):
             raise CredentialsMissingError(
                 f"the token Secret {secret} of task {deployment.task_id} was deleted"
             )
-        return str(secret)
+        return str(secret), str(current["metadata"]["uid"])
 
     def _view(self) -> _NamespaceView | None:
         view: _NamespaceView | None = getattr(self._local, "view", None)
