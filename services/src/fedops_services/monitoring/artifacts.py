@@ -11,11 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import ArtifactPublic, ArtifactsPublic
+from fedops_services.access import load_task
 from fedops_services.artifacts import ArtifactStore, sniff_image_type
 from fedops_services.db.tables import ArtifactRow, TaskRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
 from fedops_services.monitoring.senders import sender_of
-from fedops_services.registry.common import load_task
 from fedops_services.security import Principal, Role
 from fedops_services.store import artifacts as artifact_store
 from fedops_services.store import clients as client_store

@@ -18,10 +18,10 @@ from fedops.api.schemas import (
     RoundsPublic,
     ServerRoundReport,
 )
+from fedops_services.access import load_task
 from fedops_services.db.tables import TaskRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
 from fedops_services.monitoring.senders import sender_of
-from fedops_services.registry.common import load_task
 from fedops_services.security import Principal, Role
 from fedops_services.store import reports as report_store
 

@@ -21,6 +21,7 @@ from fedops.api.schemas import (
     ManagerState,
     TaskStatus,
 )
+from fedops_services.access import load_task
 from fedops_services.config import Settings
 from fedops_services.db.tables import (
     ClientRow,
@@ -31,7 +32,6 @@ from fedops_services.db.tables import (
     utcnow,
 )
 from fedops_services.errors import ErrorCode, FedopsError
-from fedops_services.registry.common import load_task
 from fedops_services.registry.views import client_public
 from fedops_services.security import (
     Principal,
