@@ -7,18 +7,18 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import ArtifactPublic, ArtifactsPublic
 from fedops_services.access import load_task
 from fedops_services.artifacts import ArtifactFiles, sniff_image_type
-from fedops_services.db.tables import ArtifactRow, TaskRow, utcnow
+from fedops_services.db.tables import ArtifactRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
 from fedops_services.monitoring.senders import sender_of
 from fedops_services.security import Principal, Role
 from fedops_services.store import artifacts as artifact_store
 from fedops_services.store import clients as client_store
+from fedops_services.store import tasks as task_store
 from fedops_services.store.ids import new_id
 
 __all__ = ["ArtifactService", "ArtifactUploadForm"]
@@ -53,7 +53,7 @@ class ArtifactService:
         if not with_files:
             return 0
         with self._sessions() as session:
-            alive = set(session.scalars(select(TaskRow.id).where(TaskRow.id.in_(with_files))))
+            alive = task_store.existing_task_ids(session, with_files)
         for task_id in with_files - alive:
             logger.info("removing the XAI files of deleted task %s", task_id)
             self._files.delete_prefix(task_id)
