@@ -4,23 +4,38 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fedops_services.db import make_engine, make_session_factory
-from fedops_services.db.tables import utcnow
+from fedops_services.db import autocommit_reads, make_engine, make_session_factory
+from fedops_services.db.tables import ServerRow, utcnow
+from fedops_services.store import clients as client_store
 from fedops_services.store import models as model_store
 from fedops_services.store import reports as report_store
 from fedops_services.store import tasks as task_store
 
 
 @pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
-    yield make_session_factory(engine)
+    yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def reads(engine: Engine) -> Engine:
+    """The autocommit pool the hot-path reads (poll, metrics) use, as the services build it."""
+    return autocommit_reads(engine)
 
 
 def _report_row(task_id: str, report_id: str, round_number: int = 1) -> dict[str, Any]:
@@ -100,3 +115,117 @@ def test_model_versions_count_from_one(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         latest = model_store.latest_model_version(session, task_id)
     assert latest is not None and (latest.version, latest.round) == (3, 3)
+
+
+def test_existing_task_ids(sessions: sessionmaker[Session]) -> None:
+    one, two = _task(sessions, "one"), _task(sessions, "two")
+    with sessions() as session:
+        assert task_store.existing_task_ids(session, {one, "gone"}) == {one}
+        assert task_store.existing_task_ids(session, [one, two]) == {one, two}
+        assert task_store.existing_task_ids(session, set()) == set()
+
+
+def test_tasks_counted_by_status(sessions: sessionmaker[Session], reads: Engine) -> None:
+    for name in ("a", "b"):
+        _task(sessions, name)
+    running = _task(sessions, "c")
+    with sessions.begin() as session:
+        row = task_store.get_task(session, running)
+        assert row is not None
+        row.status = "running"
+
+    with reads.connect() as connection:
+        assert task_store.count_tasks_by_status(connection) == {"created": 2, "running": 1}
+
+
+def test_enrollment_token_uses_are_claimed_once(sessions: sessionmaker[Session]) -> None:
+    task_id = _task(sessions)
+    now = utcnow()
+    with sessions.begin() as session:
+        once = client_store.insert_enrollment_token(
+            session, task_id, token_hash="h-once", expires_at=now + timedelta(hours=1), max_uses=1
+        )
+        expired = client_store.insert_enrollment_token(
+            session, task_id, token_hash="h-old", expires_at=now - timedelta(seconds=1), max_uses=None
+        )
+    with sessions() as session:
+        found = client_store.find_enrollment_token(session, "h-once")
+    assert found is not None and (found.id, found.uses, found.max_uses) == (once.id, 0, 1)
+
+    claims = []
+    attempts = [(once.id, task_id), (once.id, task_id), (expired.id, task_id), (once.id, "another task")]
+    for token_id, claim_task in attempts:
+        with sessions.begin() as session:
+            claims.append(client_store.claim_enrollment_use(session, token_id, claim_task, now=now))
+    assert claims == [True, False, False, False]
+
+
+def _client(sessions: sessionmaker[Session], task_id: str, name: str) -> str:
+    with sessions.begin() as session:
+        return client_store.insert_client(
+            session, task_id, name=name, hostname="edge", credential_hash=f"cred-{task_id}-{name}",
+            node_public_key=None,
+        ).id  # fmt: skip
+
+
+def test_client_names_are_unique_per_task(sessions: sessionmaker[Session]) -> None:
+    one, two = _task(sessions, "one"), _task(sessions, "two")
+    client_id = _client(sessions, one, "edge-1")
+    _client(sessions, two, "edge-1")  # the same name in another task is another client
+
+    with pytest.raises(IntegrityError), sessions.begin() as session:
+        client_store.insert_client(
+            session, one, name="edge-1", hostname="h", credential_hash="other", node_public_key=None
+        )
+    with sessions() as session:
+        row = client_store.find_client_by_name(session, one, "edge-1")
+        assert row is not None and row.id == client_id
+        assert (row.online, row.training, row.last_heartbeat_at, row.enrolled_at.tzinfo is not None) == (
+            False, False, None, True,
+        )  # fmt: skip
+        assert client_store.list_clients(session, one, limit=10, offset=0)[1] == 1
+
+
+def test_online_clients_need_a_recent_heartbeat(sessions: sessionmaker[Session], reads: Engine) -> None:
+    task_id = _task(sessions)
+    now = utcnow()
+    since = now - timedelta(seconds=30)
+    heard = {"recent": (True, now), "stale": (True, now - timedelta(minutes=5)), "offline": (False, now)}
+    for name, (online, last_heartbeat_at) in heard.items():
+        client_id = _client(sessions, task_id, name)
+        with sessions.begin() as session:
+            row = client_store.get_client(session, task_id, client_id)
+            assert row is not None
+            row.online, row.last_heartbeat_at = online, last_heartbeat_at
+    _client(sessions, task_id, "never")  # enrolled, no heartbeat yet
+
+    with reads.connect() as connection:
+        assert client_store.count_online_clients(connection, since=since) == 1
+
+
+def test_manager_poll_state(sessions: sessionmaker[Session], reads: Engine) -> None:
+    task_id = _task(sessions)
+    with reads.connect() as connection:
+        assert client_store.manager_poll_state(connection, "missing") is None
+        assert client_store.manager_poll_state(connection, task_id) == client_store.ManagerPollState(
+            "created", False, None, None
+        )  # no server and no model version yet
+
+    with sessions.begin() as session:
+        session.add(
+            ServerRow(
+                task_id=task_id, provisioner="local", replicas=1, paused=False, resources={},
+                token_hash="server-hash", ready=True, fleet_address="127.0.0.1:9092", reason="",
+                observed_at=None, created_at=utcnow(),
+            )
+        )  # fmt: skip
+    for round_number in (1, 2):
+        with sessions.begin() as session:
+            model_store.insert_model_version(
+                session, task_id, round=round_number, checkpoint_uri="x", meta={}
+            )
+
+    with reads.connect() as connection:
+        assert client_store.manager_poll_state(connection, task_id) == client_store.ManagerPollState(
+            "created", True, "127.0.0.1:9092", 2
+        )

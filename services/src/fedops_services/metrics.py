@@ -15,9 +15,11 @@ from datetime import timedelta
 from prometheus_client import CollectorRegistry, Counter, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 
-from fedops_services.db.tables import ClientRow, TaskRow, utcnow
+from fedops_services.db.tables import utcnow
+from fedops_services.store import clients as client_store
+from fedops_services.store import tasks as task_store
 
 __all__ = ["Metrics"]
 
@@ -56,17 +58,11 @@ class _DatabaseState(Collector):
         tasks = GaugeMetricFamily("fedops_tasks", "Tasks by lifecycle status.", labels=["status"])
         since = utcnow() - self._heartbeat_timeout
         with self._reads.connect() as connection:
-            counts = dict(
-                connection.execute(select(TaskRow.status, func.count()).group_by(TaskRow.status)).all()
-            )
-            online = connection.scalar(
-                select(func.count())
-                .select_from(ClientRow)
-                .where(ClientRow.online.is_(True), ClientRow.last_heartbeat_at >= since)
-            )
+            counts = task_store.count_tasks_by_status(connection)
+            online = client_store.count_online_clients(connection, since=since)
         for status in TASK_STATUSES:
             tasks.add_metric([status], float(counts.get(status, 0)))
         yield tasks
         yield GaugeMetricFamily(
-            "fedops_clients_online", "Enrolled clients whose heartbeat is recent.", value=float(online or 0)
+            "fedops_clients_online", "Enrolled clients whose heartbeat is recent.", value=float(online)
         )

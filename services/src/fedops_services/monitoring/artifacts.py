@@ -1,4 +1,4 @@
-"""XAI artifacts: checked images in the artifact store, their metadata in the database."""
+"""XAI artifacts: checked images in the artifact files, their metadata in the database."""
 
 from __future__ import annotations
 
@@ -7,18 +7,18 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import ArtifactPublic, ArtifactsPublic
-from fedops_services.artifacts import ArtifactStore, sniff_image_type
-from fedops_services.db.tables import ArtifactRow, TaskRow, utcnow
+from fedops_services.access import load_task
+from fedops_services.artifacts import ArtifactFiles, sniff_image_type
+from fedops_services.db.tables import ArtifactRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
 from fedops_services.monitoring.senders import sender_of
-from fedops_services.registry.common import load_task
 from fedops_services.security import Principal, Role
 from fedops_services.store import artifacts as artifact_store
 from fedops_services.store import clients as client_store
+from fedops_services.store import tasks as task_store
 from fedops_services.store.ids import new_id
 
 __all__ = ["ArtifactService", "ArtifactUploadForm"]
@@ -42,22 +42,22 @@ class ArtifactUploadForm:
 
 
 class ArtifactService:
-    def __init__(self, sessions: sessionmaker[Session], store: ArtifactStore, max_bytes: int) -> None:
+    def __init__(self, sessions: sessionmaker[Session], files: ArtifactFiles, max_bytes: int) -> None:
         self._sessions = sessions
-        self._store = store
+        self._files = files  # the image bytes; their metadata rows go through artifact_store
         self.max_bytes = max_bytes
 
     def remove_orphans(self) -> int:
         """Delete the stored files of tasks that no longer exist; returns how many tasks'."""
-        stored = self._store.top_prefixes()
-        if not stored:
+        with_files = self._files.top_prefixes()
+        if not with_files:
             return 0
         with self._sessions() as session:
-            alive = set(session.scalars(select(TaskRow.id).where(TaskRow.id.in_(stored))))
-        for task_id in stored - alive:
+            alive = task_store.existing_task_ids(session, with_files)
+        for task_id in with_files - alive:
             logger.info("removing the XAI files of deleted task %s", task_id)
-            self._store.delete_prefix(task_id)
-        return len(stored - alive)
+            self._files.delete_prefix(task_id)
+        return len(with_files - alive)
 
     def upload(
         self, principal: Principal, task_id: str, form: ArtifactUploadForm
@@ -76,8 +76,8 @@ class ArtifactService:
             raise FedopsError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "file: only JPEG and PNG images are accepted")
         sender = sender_of(principal)
         artifact_id = new_id()
-        key = f"{task_id}/{form.round}/{artifact_id}.{_EXTENSION[content_type]}"
-        stored = False
+        file_key = f"{task_id}/{form.round}/{artifact_id}.{_EXTENSION[content_type]}"
+        file_written = False
         try:
             with self._sessions.begin() as session:
                 load_task(session, principal, task_id, Role.CLIENT)
@@ -105,7 +105,7 @@ class ArtifactService:
                         "size_bytes": len(form.content),
                         "sha256": hashlib.sha256(form.content).hexdigest(),
                         "faithfulness": form.faithfulness,
-                        "storage_key": key,
+                        "storage_key": file_key,
                         "created_at": utcnow(),
                     },
                 )
@@ -119,11 +119,11 @@ class ArtifactService:
                     return _public(existing), False
                 # The file is written only once the row is this request's, so a lost race
                 # stores nothing; the row is committed after the file exists.
-                stored = True
-                self._store.put(key, form.content)
+                file_written = True  # set first: a partly written file is removed as well
+                self._files.put(file_key, form.content)
         except BaseException:
-            if stored:  # the row rolled back (or never committed): no row points at the file
-                self._store.delete(key)
+            if file_written:  # the row rolled back (or never committed): no row points at the file
+                self._files.delete(file_key)
             raise
         return _public(row), True
 
@@ -154,7 +154,7 @@ class ArtifactService:
             # from its private data: a client reads back only what it sent itself.
             if principal.role is Role.CLIENT and row.sender != sender_of(principal):
                 raise FedopsError(ErrorCode.FORBIDDEN, "a client credential reads only the artifacts it sent")
-            return self._store.get(row.storage_key), row.content_type
+            return self._files.get(row.storage_key), row.content_type
 
 
 def _check_form(form: ArtifactUploadForm) -> None:

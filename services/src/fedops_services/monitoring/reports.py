@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import (
@@ -18,12 +17,13 @@ from fedops.api.schemas import (
     RoundsPublic,
     ServerRoundReport,
 )
-from fedops_services.db.tables import TaskRow, utcnow
+from fedops_services.access import load_task
+from fedops_services.db.tables import utcnow
 from fedops_services.errors import ErrorCode, FedopsError
 from fedops_services.monitoring.senders import sender_of
-from fedops_services.registry.common import load_task
 from fedops_services.security import Principal, Role
 from fedops_services.store import reports as report_store
+from fedops_services.store import tasks as task_store
 
 __all__ = ["ReportService"]
 
@@ -48,8 +48,7 @@ class ReportService:
             unique.setdefault((report.task_id, report.kind, report.report_id), _row(report, sender, now))
         task_ids = {task_id for task_id, _, _ in unique}
         with self._sessions.begin() as session:
-            known = set(session.scalars(select(TaskRow.id).where(TaskRow.id.in_(task_ids))))
-            if missing := sorted(task_ids - known):
+            if missing := sorted(task_ids - task_store.existing_task_ids(session, task_ids)):
                 raise FedopsError(
                     ErrorCode.TASK_NOT_FOUND, f"task_id: no task with id {missing[0]!r}; nothing was stored"
                 )

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from datetime import timedelta
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,17 +21,10 @@ from fedops.api.schemas import (
     ManagerState,
     TaskStatus,
 )
+from fedops_services.access import load_task
 from fedops_services.config import Settings
-from fedops_services.db.tables import (
-    ClientRow,
-    EnrollmentTokenRow,
-    ModelVersionRow,
-    ServerRow,
-    TaskRow,
-    utcnow,
-)
+from fedops_services.db.tables import ClientRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
-from fedops_services.registry.common import load_task
 from fedops_services.registry.views import client_public
 from fedops_services.security import (
     Principal,
@@ -43,7 +36,6 @@ from fedops_services.security import (
     require_task_scope,
 )
 from fedops_services.store import clients as client_store
-from fedops_services.store.ids import new_id
 from fedops_services.ttl_cache import TtlCache
 
 __all__ = ["ClientService"]
@@ -74,16 +66,13 @@ class ClientService:
         token = new_token(TokenKind.ENROLLMENT)
         with self._sessions.begin() as session:
             load_task(session, principal, task_id)
-            row = EnrollmentTokenRow(
-                id=new_id(),
-                task_id=task_id,
+            row = client_store.insert_enrollment_token(
+                session,
+                task_id,
                 token_hash=hash_token(token),
                 expires_at=utcnow() + timedelta(seconds=request.ttl_seconds),
                 max_uses=request.max_uses,
-                uses=0,
-                created_at=utcnow(),
             )
-            session.add(row)
         return EnrollmentTokenPublic(
             id=row.id, task_id=task_id, token=token, expires_at=row.expires_at, max_uses=row.max_uses
         )
@@ -109,9 +98,15 @@ class ClientService:
                     _claim_use(session, principal, task_id)
                 client = client_store.find_client_by_name(session, task_id, request.name)
                 if client is None:
-                    client = self._new_client(task_id, request, credential)
-                    session.add(client)
-                    session.flush()  # a concurrent enrolment of the same name fails here
+                    # A concurrent enrolment of the same name fails here (IntegrityError).
+                    client = client_store.insert_client(
+                        session,
+                        task_id,
+                        name=request.name,
+                        hostname=request.hostname,
+                        credential_hash=hash_token(credential),
+                        node_public_key=request.node_public_key,
+                    )
                     replaced = False
                 else:
                     self._re_enroll(session, principal, client, request, credential)
@@ -123,23 +118,6 @@ class ClientService:
             self._credentials_replaced()  # after the commit, so no request re-caches the old one
         logger.info("client enrolled task=%s client=%s name=%s again=%s", task_id, client_id, name, replaced)
         return EnrolledClient(client_id=client_id, task_id=task_id, name=name, credential=credential)
-
-    @staticmethod
-    def _new_client(task_id: str, request: EnrollmentRequest, credential: str) -> ClientRow:
-        return ClientRow(
-            id=new_id(),
-            task_id=task_id,
-            name=request.name,
-            hostname=request.hostname,
-            credential_hash=hash_token(credential),
-            enrolled_at=utcnow(),
-            last_heartbeat_at=None,
-            online=False,
-            training=False,
-            global_model_version=None,
-            node_public_key=request.node_public_key,
-            spool_backlog=None,
-        )
 
     @staticmethod
     def _re_enroll(
@@ -211,29 +189,17 @@ class ClientService:
         )
 
     def _query_manager_state(self, task_id: str) -> ManagerState:
-        latest_version = (
-            select(func.max(ModelVersionRow.version))
-            .where(ModelVersionRow.task_id == TaskRow.id)
-            .correlate(TaskRow)
-            .scalar_subquery()
-        )
-        query = (
-            select(TaskRow.status, ServerRow.ready, ServerRow.fleet_address, latest_version)
-            .select_from(TaskRow)
-            .outerjoin(ServerRow, ServerRow.task_id == TaskRow.id)
-            .where(TaskRow.id == task_id)
-        )
         with self._reads.connect() as connection:
-            row = connection.execute(query).first()
+            row = client_store.manager_poll_state(connection, task_id)
         if row is None:
             raise FedopsError(ErrorCode.TASK_NOT_FOUND, f"no task with id {task_id!r}")
-        status: TaskStatus = row[0]
+        status: TaskStatus = row.task_status  # type: ignore[assignment]  # stored values are TaskStatus
         return ManagerState(
             task_id=task_id,
             task_status=status,
-            server_ready=bool(row[1]),
-            fleet_address=row[2],
-            global_model_version=row[3],
+            server_ready=row.server_ready,
+            fleet_address=row.fleet_address,
+            global_model_version=row.latest_model_version,
             heartbeat_interval_seconds=self._settings.heartbeat_interval_seconds,
             fleet_root_certificates=self._fleet_ca,
             supernode_auth=self._settings.supernode_auth,

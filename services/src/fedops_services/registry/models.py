@@ -6,8 +6,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import ModelVersionCreate, ModelVersionPublic, ModelVersionsPublic
+from fedops_services.access import load_task
 from fedops_services.errors import ErrorCode, FedopsError
-from fedops_services.registry.common import load_task
 from fedops_services.registry.views import model_version_public
 from fedops_services.security import Principal, Role
 from fedops_services.store import models as model_store

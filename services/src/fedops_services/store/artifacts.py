@@ -1,4 +1,4 @@
-"""Metadata of XAI artifacts (the bytes live in an ArtifactStore)."""
+"""Metadata of XAI artifacts (the bytes are in ``fedops_services.artifacts.ArtifactFiles``)."""
 
 from __future__ import annotations
 

@@ -1,22 +1,52 @@
-"""Enrolment tokens and enrolled clients."""
+"""Enrolment tokens, enrolled clients, and what a client manager polls."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import CursorResult, func, or_, select, update
+from sqlalchemy import Connection, CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from fedops_services.db.tables import ClientRow, EnrollmentTokenRow
+from fedops_services.db.tables import (
+    ClientRow,
+    EnrollmentTokenRow,
+    ModelVersionRow,
+    ServerRow,
+    TaskRow,
+    utcnow,
+)
+from fedops_services.store.ids import new_id
 
 __all__ = [
+    "ManagerPollState",
     "claim_enrollment_use",
+    "count_online_clients",
     "find_client_by_name",
     "find_enrollment_token",
     "get_client",
+    "insert_client",
+    "insert_enrollment_token",
     "list_clients",
+    "manager_poll_state",
     "replace_client_credential",
 ]
+
+
+def insert_enrollment_token(
+    session: Session, task_id: str, *, token_hash: str, expires_at: datetime, max_uses: int | None
+) -> EnrollmentTokenRow:
+    row = EnrollmentTokenRow(
+        id=new_id(),
+        task_id=task_id,
+        token_hash=token_hash,
+        expires_at=expires_at,
+        max_uses=max_uses,
+        uses=0,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    return row
 
 
 def find_enrollment_token(session: Session, token_hash: str) -> EnrollmentTokenRow | None:
@@ -74,6 +104,39 @@ def replace_client_credential(
     return result.rowcount == 1
 
 
+def insert_client(
+    session: Session,
+    task_id: str,
+    *,
+    name: str,
+    hostname: str,
+    credential_hash: str,
+    node_public_key: str | None,
+) -> ClientRow:
+    """A newly enrolled client, not yet heard from.
+
+    Flushed at once: a concurrent enrolment of the same name in the task fails here, with
+    ``IntegrityError`` on the (task, name) unique constraint.
+    """
+    row = ClientRow(
+        id=new_id(),
+        task_id=task_id,
+        name=name,
+        hostname=hostname,
+        credential_hash=credential_hash,
+        enrolled_at=utcnow(),
+        last_heartbeat_at=None,
+        online=False,
+        training=False,
+        global_model_version=None,
+        node_public_key=node_public_key,
+        spool_backlog=None,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
 def find_client_by_name(session: Session, task_id: str, name: str) -> ClientRow | None:
     return session.scalar(select(ClientRow).where(ClientRow.task_id == task_id, ClientRow.name == name))
 
@@ -88,3 +151,44 @@ def list_clients(session: Session, task_id: str, *, limit: int, offset: int) -> 
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(ClientRow.name, ClientRow.id).limit(limit).offset(offset))
     return list(rows), count
+
+
+def count_online_clients(connection: Connection, *, since: datetime) -> int:
+    """Clients that say they are online and whose last heartbeat is at ``since`` or later."""
+    query = (
+        select(func.count())
+        .select_from(ClientRow)
+        .where(ClientRow.online.is_(True), ClientRow.last_heartbeat_at >= since)
+    )
+    return connection.scalar(query) or 0
+
+
+@dataclass(frozen=True)
+class ManagerPollState:
+    task_status: str
+    server_ready: bool
+    fleet_address: str | None
+    latest_model_version: int | None
+
+
+def manager_poll_state(connection: Connection, task_id: str) -> ManagerPollState | None:
+    """The task's status, its server's readiness and address, and its latest model version
+    (None if the task does not exist): one indexed query on a read connection, as the
+    client-manager poll of every edge machine runs it."""
+    latest_version = (
+        select(func.max(ModelVersionRow.version))
+        .where(ModelVersionRow.task_id == TaskRow.id)
+        .correlate(TaskRow)
+        .scalar_subquery()
+    )
+    query = (
+        select(TaskRow.status, ServerRow.ready, ServerRow.fleet_address, latest_version)
+        .select_from(TaskRow)
+        .outerjoin(ServerRow, ServerRow.task_id == TaskRow.id)
+        .where(TaskRow.id == task_id)
+    )
+    row = connection.execute(query).first()
+    if row is None:
+        return None
+    status, ready, fleet_address, version = row
+    return ManagerPollState(status, bool(ready), fleet_address, version)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fedops_services.db.tables import TaskRevisionRow, TaskRow, utcnow
@@ -12,7 +13,9 @@ from fedops_services.store.ids import new_id
 
 __all__ = [
     "add_revision",
+    "count_tasks_by_status",
     "delete_task",
+    "existing_task_ids",
     "get_task",
     "insert_task",
     "list_revisions",
@@ -61,6 +64,17 @@ def get_task(session: Session, task_id: str, *, for_update: bool = False) -> Tas
             )
         query = query.with_for_update()
     return session.scalar(query.execution_options(populate_existing=for_update))
+
+
+def existing_task_ids(session: Session, task_ids: Collection[str]) -> set[str]:
+    """Those of ``task_ids`` that name a stored task."""
+    return set(session.scalars(select(TaskRow.id).where(TaskRow.id.in_(task_ids))))
+
+
+def count_tasks_by_status(connection: Connection) -> dict[str, int]:
+    """How many tasks are in each status that has any; one query on a read connection."""
+    counts = connection.execute(select(TaskRow.status, func.count()).group_by(TaskRow.status))
+    return {status: count for status, count in counts}
 
 
 def list_tasks(

@@ -1,4 +1,7 @@
-"""Artifact bytes behind an interface; the filesystem (a volume on Kubernetes) by default."""
+"""Artifact bytes behind an interface; a directory (a volume on Kubernetes) by default.
+
+Only the bytes: the artifacts' metadata rows are in the database (``fedops_services.store``).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +10,10 @@ from pathlib import Path
 
 from fedops.files import atomic_write
 
-__all__ = ["ArtifactStore", "FilesystemArtifactStore"]
+__all__ = ["ArtifactDirectory", "ArtifactFiles"]
 
 
-class ArtifactStore(ABC):
+class ArtifactFiles(ABC):
     """Keys are made by the service (never by clients): ``<task>/<round>/<id>.<ext>``."""
 
     @abstractmethod
@@ -30,7 +33,9 @@ class ArtifactStore(ABC):
         """The first key segments present (task ids)."""
 
 
-class FilesystemArtifactStore(ArtifactStore):
+class ArtifactDirectory(ArtifactFiles):
+    """Each key a file under ``root``."""
+
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
         self.root.mkdir(parents=True, exist_ok=True)
@@ -38,7 +43,7 @@ class FilesystemArtifactStore(ArtifactStore):
     def _path(self, key: str) -> Path:
         path = (self.root / key).resolve()
         if not path.is_relative_to(self.root):  # defence in depth: keys are ours already
-            raise ValueError(f"artifact key {key!r} escapes the store")
+            raise ValueError(f"artifact key {key!r} escapes the artifact directory")
         return path
 
     def put(self, key: str, content: bytes) -> None:
