@@ -1,0 +1,7 @@
+"""What must survive a crash, shared by the edge client and the FL server.
+
+``files``: files that are whole or absent (atomic writes). ``spool``: an ordered outbox on
+disk, delivered to monitoring with backoff (``retry``). Both sides import this package and it
+imports neither of them (``fedops.client``, ``fedops.cli``, ``fedops_services``): a contract
+in ``.importlinter`` keeps it that way.
+"""
