@@ -2,6 +2,5 @@
 
 ``files``: files that are whole or absent (atomic writes). ``spool``: an ordered outbox on
 disk, delivered to monitoring with backoff (``retry``). Both sides import this package and it
-imports neither of them (``fedops.client``, ``fedops.cli``, ``fedops_services``): a contract
-in ``.importlinter`` keeps it that way.
+imports neither of them (nor the admin CLI): a contract in ``.importlinter`` keeps it so.
 """
