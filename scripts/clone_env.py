@@ -15,8 +15,9 @@ top directory) makes ``.venv/`` in the clone:
   looks for them. Binaries (ruff) are symlinked.
 
 Idempotent: ``.venv/fedops-env.json`` records what the environment was made for (the shared
-environment, the clone's path and its packages' metadata); when either differs, ``.venv`` is rebuilt (~10 s). A
-``.venv`` without that file is someone else's: it is left alone and the install stops.
+environment, the clone's path and its packages' metadata); when either differs, ``.venv``
+is rebuilt (~10 s). A ``.venv`` without that file is someone else's: it is left alone and
+the install stops.
 """
 
 from __future__ import annotations
