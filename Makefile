@@ -62,9 +62,10 @@ pytest:  ## every test, without the set-up `make test` does first
 test-fast: install system-deps  ## unit and integration tests that need neither Kubernetes nor real servers
 	$(BIN)/pytest tests/unit tests/integration -m "not slow and not kubernetes" $(PYTEST_ARGS)
 
-lint:  ## ruff lint and format check
+lint:  ## ruff lint and format check; the import contracts of .importlinter (which package may import which)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 format: install  ## apply ruff's formatting and fixes
 	$(BIN)/ruff format .
@@ -90,4 +91,4 @@ venv-bin:  ## print this clone's environment's bin directory (for PATH)
 	@echo $(BIN)
 
 clean:  ## remove local state (embedded data dir, caches in the clone)
-	rm -rf $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache bench-results.json
+	rm -rf $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache bench-results.json

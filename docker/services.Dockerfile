@@ -1,9 +1,9 @@
 # The fedops services image (ghcr.io/fedops/fedops-services), built from the repository root:
 #   docker build -f docker/services.Dockerfile -t ghcr.io/fedops/fedops-services:0.1.0 .
 # One image for every server-side role:
-#   fedops up --host 0.0.0.0 --port 8080     registry and/or monitoring API (FEDOPS_COMPONENTS)
-#   python -m fedops_services.db.migrate     Alembic migrations to head (the chart's Job)
-#   fedops-server                            the per-task FL server the provisioners start
+#   fedops-services up --host 0.0.0.0 --port 8080   registry and/or monitoring API (FEDOPS_COMPONENTS)
+#   fedops-services migrate                         Alembic migrations to head (the chart's Job)
+#   fedops-server                                   the per-task FL server the provisioners start
 # Only the runtime dependencies of sdk/ and services/ are installed, at the versions of
 # requirements/lock.txt (a constraints file, so development tools and the edge-client
 # extras such as torch stay out). Nothing is installed at run time.
@@ -36,4 +36,4 @@ ENV HOME=/tmp \
     FEDOPS_DATA_DIR=/var/lib/fedops
 EXPOSE 8080
 HEALTHCHECK CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=3)"]
-CMD ["fedops", "up", "--host", "0.0.0.0", "--port", "8080"]
+CMD ["fedops-services", "up", "--host", "0.0.0.0", "--port", "8080"]

@@ -52,7 +52,7 @@ def test_there_is_one_head() -> None:
 def _migrate_job(database_url: str, wait_seconds: str) -> subprocess.CompletedProcess[str]:
     """What the Helm chart's migration Job runs."""
     return subprocess.run(
-        [sys.executable, "-m", "fedops_services.db.migrate"],
+        [str(Path(sys.executable).with_name("fedops-services")), "migrate"],
         env={**os.environ, "FEDOPS_DATABASE_URL": database_url, "FEDOPS_MIGRATE_WAIT_SECONDS": wait_seconds},
         capture_output=True,
         text=True,

@@ -34,7 +34,7 @@ CHART = Path(__file__).resolve().parents[2] / "charts" / "fedops"
 # The newest schemas kubernetes-validate 1.37.0 ships: 1.37 (strict: unknown fields fail).
 K8S_SCHEMA_VERSION = "1.37.0"
 SCENARIOS = ["defaults", "external-db-values.yaml", "minimal-values.yaml"]
-MIGRATE = "fedops_services.db.migrate"
+MIGRATE = ["fedops-services", "migrate"]
 Obj = dict[str, Any]
 
 
@@ -164,6 +164,9 @@ def test_workloads_and_settings(helm: str) -> None:
     objects = render(helm)
     registry, monitoring = (find(objects, "Deployment", f"fedops-{n}") for n in ("registry", "monitoring"))
     assert registry["spec"]["replicas"] == 1 and registry["spec"]["strategy"] == {"type": "Recreate"}
+    for deployment in (registry, monitoring):  # the services' own entry point, not the SDK's `fedops`
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == ["fedops-services", "up", "--host", "0.0.0.0", "--port", "8080"]
     config = {n: find(objects, "ConfigMap", f"fedops-{n}")["data"] for n in ("registry", "monitoring")}
     assert config["registry"]["FEDOPS_COMPONENTS"] == "registry"
     assert config["monitoring"]["FEDOPS_COMPONENTS"] == "monitoring"
@@ -191,7 +194,7 @@ def test_workloads_and_settings(helm: str) -> None:
     # Every FEDOPS_* variable the chart sets is one the services read.
     known = {f"FEDOPS_{field.upper()}" for field in Settings.model_fields}
     known |= {f"FEDOPS_KUBERNETES_{field.upper()}" for field in KubernetesSettings.model_fields}
-    known.add("FEDOPS_MIGRATE_WAIT_SECONDS")  # read by python -m fedops_services.db.migrate
+    known.add("FEDOPS_MIGRATE_WAIT_SECONDS")  # read by fedops-services migrate
     used = {*config["registry"], *config["monitoring"], *env_of(registry)}
     used |= set(env_of(find(objects, "Job", "fedops-migrate")))
     assert {key for key in used if key.startswith("FEDOPS_")} <= known
@@ -207,7 +210,7 @@ def test_migration_hook_timing_depends_on_the_database(helm: str, scenario: str,
     assert job["metadata"]["annotations"] == {
         "helm.sh/hook": hook, "helm.sh/hook-weight": "0", "helm.sh/hook-delete-policy": policy
     }  # fmt: skip
-    assert job["spec"]["template"]["spec"]["containers"][0]["command"][:3] == ["python", "-m", MIGRATE]
+    assert job["spec"]["template"]["spec"]["containers"][0]["command"] == MIGRATE
 
 
 def test_the_migration_job_command_migrates(helm: str, tmp_path: Path) -> None:
@@ -215,7 +218,8 @@ def test_the_migration_job_command_migrates(helm: str, tmp_path: Path) -> None:
     (container,) = find(render(helm), "Job", "fedops-migrate")["spec"]["template"]["spec"]["containers"]
     env = {**os.environ, **{e["name"]: e["value"] for e in container["env"] if "value" in e}}
     env |= {"FEDOPS_DATABASE_URL": f"sqlite:///{tmp_path / 'fedops.db'}", "HOME": str(tmp_path)}
-    command = [sys.executable if part == "python" else part for part in container["command"]]
+    program, *arguments = container["command"]  # the image's console script, here this environment's
+    command = [str(Path(sys.executable).with_name(program)), *arguments]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     with contextlib.closing(sqlite3.connect(tmp_path / "fedops.db")) as database:

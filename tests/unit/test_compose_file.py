@@ -6,12 +6,16 @@ and that every FEDOPS_* variable it sets is a real setting.
 
 from __future__ import annotations
 
+import json
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import yaml
+from typer.testing import CliRunner
 
+from fedops_services import cli
 from fedops_services.config import Settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -58,3 +62,18 @@ def test_the_dockerfile_runs_as_non_root_and_installs_nothing_at_run_time() -> N
     for copied in re.findall(r"^COPY (\S+)", dockerfile, re.MULTILINE):
         assert (REPO / copied).exists(), copied
     assert "pip install" not in dockerfile.split("CMD", 1)[1]
+
+
+def test_the_image_and_compose_run_the_services_entry_point() -> None:
+    dockerfile = (REPO / "docker" / "services.Dockerfile").read_text()
+    cmd_line = re.search(r"^CMD (\[.*\])$", dockerfile, re.MULTILINE)
+    assert cmd_line is not None
+    command = json.loads(cmd_line.group(1))
+    scripts = tomllib.loads((REPO / "services" / "pyproject.toml").read_text())["project"]["scripts"]
+
+    assert command == _compose()["services"]["fedops"]["command"]
+    assert scripts[command[0]] == "fedops_services.cli:main"
+    # The command and its options exist (--help after them: nothing starts).
+    shown = CliRunner().invoke(cli.app, [*command[1:], "--help"])
+    assert shown.exit_code == 0, shown.output
+    assert "--port" in shown.output

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fedops.api import ApiError
-from fedops.client.spool import Spool
+from fedops.durable.spool import Spool
 from fedops_services.flserver.checkpoints import CheckpointStore
 from fedops_services.flserver.outbox import RoundOutbox, RoundRecord
 

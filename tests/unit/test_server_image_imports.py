@@ -8,6 +8,7 @@ import sys
 
 SERVER_MODULES = (
     "fedops_services.app",
+    "fedops_services.cli",
     "fedops_services.db.migrate",
     "fedops_services.flserver.__main__",
     "fedops_services.flserver.serverapp",

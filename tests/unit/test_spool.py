@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from fedops.api import ApiError
-from fedops.client.spool import Spool
+from fedops.durable.spool import Spool
 
 
 class FakeMonitoring:

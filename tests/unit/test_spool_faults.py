@@ -21,7 +21,7 @@ import pytest
 
 from fedops.api import FedopsClient
 from fedops.api.schemas import HeartbeatRequest, ManagerState, ReportsPublic
-from fedops.client.spool import Spool
+from fedops.durable.spool import Spool
 from tests.support.faulty_monitoring import FaultyMonitoring
 from tests.support.processes import wait_until
 
@@ -62,7 +62,7 @@ def _failure_kinds(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         str(record.args[1])  # FailureLog logs (what, kind, message)
         for record in caplog.records
-        if record.name == "fedops.client.spool" and "failed (" in record.getMessage()
+        if record.name == "fedops.durable.spool" and "failed (" in record.getMessage()
         if isinstance(record.args, tuple)
     ]
 
@@ -70,7 +70,7 @@ def _failure_kinds(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_the_worker_outlives_every_fault_and_delivers_each_item_once(
     monitoring: FaultyMonitoring, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="fedops.client.spool")
+    caplog.set_level(logging.WARNING, logger="fedops.durable.spool")
     api = FedopsClient(monitoring.url, "client-token", timeout=1.0)  # a stall costs one second
     spool = _spool(tmp_path, api)
     monitoring.set_mode("500")
@@ -164,7 +164,7 @@ def test_adding_never_waits_for_a_delivery_in_flight(monitoring: FaultyMonitorin
 def test_a_bug_in_the_delivery_does_not_kill_the_worker(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, logger="fedops.client.spool")
+    caplog.set_level(logging.WARNING, logger="fedops.durable.spool")
     sent: list[str] = []
     broken = threading.Event()
     broken.set()
@@ -198,7 +198,7 @@ _CLIENT = """
 import sys
 from pathlib import Path
 from fedops.api import FedopsClient
-from fedops.client.spool import Spool
+from fedops.durable.spool import Spool
 
 url, directory, add = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "add"
 api = FedopsClient(url, "client-token", timeout=30)

@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from fedops.cli import client, server, task, up
+from fedops.cli import client, server, task
 from fedops.cli.context import DEFAULT_URL, CliContext
+from fedops.cli.plugins import add_plugin_commands
 
 app = typer.Typer(
     name="fedops",
@@ -18,7 +19,7 @@ app = typer.Typer(
 app.add_typer(task.app, name="task")
 app.add_typer(server.app, name="server")
 app.add_typer(client.app, name="client")
-app.command("up")(up.up)
+add_plugin_commands(app)  # `fedops up`, from fedops-services when it is installed
 
 
 @app.callback()

@@ -18,8 +18,8 @@ from fedops.client.config import Config
 from fedops.client.identity import connect
 from fedops.client.manager import ClientManager, ManagerOptions
 from fedops.client.project import Registration, load_project
-from fedops.client.spool import Spool
 from fedops.client.trainer import Progress, Trainer
+from fedops.durable.spool import Spool
 from fedops.spec import TaskSpec
 
 __all__ = ["RunOptions", "run_client", "spec_overrides"]

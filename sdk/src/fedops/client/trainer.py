@@ -24,8 +24,8 @@ from flwr.app import ArrayRecord, Message, MetricRecord, RecordDict
 
 from fedops.client.config import Config
 from fedops.client.project import Registration
-from fedops.client.spool import Spool
 from fedops.client.system import system_snapshot
+from fedops.durable.spool import Spool
 from fedops.spec import TaskSpec
 from fedops.xai import explain_classes
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from pathlib import Path
 
-from fedops.files import atomic_write
+from fedops.durable.files import atomic_write
 
 __all__ = ["ArtifactDirectory", "ArtifactFiles"]
 

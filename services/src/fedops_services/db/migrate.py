@@ -1,9 +1,8 @@
-"""Run the Alembic migrations from code (``fedops up``, tests, the chart's migration Job)."""
+"""Run the Alembic migrations from code (``fedops-services up`` and ``fedops-services migrate``)."""
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 
@@ -14,7 +13,13 @@ from sqlalchemy.exc import OperationalError
 
 import fedops_services
 
-__all__ = ["alembic_config", "main", "migrations_dir", "upgrade_to_head", "wait_for_database"]
+__all__ = [
+    "alembic_config",
+    "migrate_configured_database",
+    "migrations_dir",
+    "upgrade_to_head",
+    "wait_for_database",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,18 +67,11 @@ def wait_for_database(database_url: str, timeout_seconds: float) -> None:
         engine.dispose()
 
 
-def main() -> int:
-    """``python -m fedops_services.db.migrate``: migrate FEDOPS_DATABASE_URL to head."""
+def migrate_configured_database(wait_seconds: float) -> None:
+    """Migrate the database of the FEDOPS_* settings to head, once it accepts connections."""
     from fedops_services.config import Settings
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
-    url = settings.resolved_database_url
-    wait_for_database(url, float(os.environ.get("FEDOPS_MIGRATE_WAIT_SECONDS", "120")))
+    url = Settings().resolved_database_url
+    wait_for_database(url, wait_seconds)
     upgrade_to_head(url)
     logger.info("the database schema is at head")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fedops.files import atomic_write
+from fedops.durable.files import atomic_write
 
 __all__ = ["Checkpoint", "CheckpointStore"]
 

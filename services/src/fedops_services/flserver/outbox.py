@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from fedops.api import ApiError
-from fedops.client.spool import Spool
-from fedops.files import atomic_write
+from fedops.durable.files import atomic_write
+from fedops.durable.spool import Spool
 from fedops_services.flserver.faults import crash_point
 
 __all__ = ["RoundOutbox", "RoundRecord"]

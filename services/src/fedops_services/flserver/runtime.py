@@ -31,7 +31,7 @@ from fedops.child_processes import (
     kill_descendants,
     write_parent_death_shims,
 )
-from fedops.files import atomic_write
+from fedops.durable.files import atomic_write
 from fedops.ports import free_port
 
 __all__ = [

@@ -24,7 +24,7 @@ from flwr.serverapp import Grid, ServerApp
 from fedops.api import ApiError, FedopsClient
 from fedops.api.schemas import ModelVersionCreate, RunResult
 from fedops.child_processes import die_with_parent
-from fedops.client.spool import Spool
+from fedops.durable.spool import Spool
 from fedops.flower_tuning import tune_flower
 from fedops.spec import TaskSpec
 from fedops_services.flserver.checkpoints import CheckpointStore

@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from fedops.files import atomic_write
+from fedops.durable.files import atomic_write
 from fedops_services.config import render_server_command
 from fedops_services.provisioners.base import (
     CredentialsMissingError,

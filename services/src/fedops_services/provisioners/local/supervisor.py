@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from fedops.files import atomic_write
+from fedops.durable.files import atomic_write
 from fedops_services.provisioners.environment import (
     inherited_environment,
     secret_environment,

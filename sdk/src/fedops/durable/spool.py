@@ -1,4 +1,5 @@
-"""A durable, ordered outbox for what a client sends to monitoring.
+"""A durable, ordered outbox for what is sent to monitoring: an edge client's reports and
+explanation images, an FL server's round results.
 
 Every report and explanation image is written to disk first, then delivered in order.
 If monitoring is unreachable, items wait in the spool (surviving a client restart) and
@@ -26,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from fedops.api import ApiError
-from fedops.client.retry import Backoff, FailureLog
-from fedops.files import TEMPORARY_SUFFIX, atomic_write, sync_directory
+from fedops.durable.files import TEMPORARY_SUFFIX, atomic_write, sync_directory
+from fedops.durable.retry import Backoff, FailureLog
 
 __all__ = ["Spool"]
 
