@@ -21,8 +21,10 @@ from fedops_services.monitoring.reports import ReportService
 from fedops_services.provisioners import Provisioner, make_provisioner
 from fedops_services.registry.clients import ClientService
 from fedops_services.registry.models import ModelVersionService
+from fedops_services.registry.reconciler import Reconciler
 from fedops_services.registry.servers import ServerService
 from fedops_services.registry.tasks import TaskService
+from fedops_services.security import CredentialCache
 from fedops_services.security.authenticator import Authenticator
 
 __all__ = ["ADMIN_TOKEN_FILE", "Services", "build_services", "prepare_data_dir", "resolve_admin_token"]
@@ -41,6 +43,7 @@ class Services:
     auth: Authenticator
     tasks: TaskService
     servers: ServerService
+    reconciler: Reconciler
     clients: ClientService
     models: ModelVersionService
     reports: ReportService
@@ -128,8 +131,10 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
     sessions = make_session_factory(engine)
     provisioner = provisioner or make_provisioner(settings)
     artifact_store = FilesystemArtifactStore(settings.artifact_dir)
-    auth = Authenticator(reads, admin_token)
-    servers = ServerService(sessions, provisioner, settings, auth.forget)
+    # The Authenticator fills it; the services that replace or delete credentials revoke it.
+    credentials = CredentialCache()
+    auth = Authenticator(reads, admin_token, credentials)
+    reconciler = Reconciler(sessions, provisioner, settings, credentials)
     metrics = Metrics(
         reads,
         heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
@@ -141,9 +146,10 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
         sessions=sessions,
         provisioner=provisioner,
         auth=auth,
-        tasks=TaskService(sessions, servers, artifact_store),
-        servers=servers,
-        clients=ClientService(sessions, reads, settings, auth.forget),
+        tasks=TaskService(sessions, reconciler, credentials, artifact_store),
+        servers=ServerService(sessions, provisioner, reconciler),
+        reconciler=reconciler,
+        clients=ClientService(sessions, reads, settings, credentials),
         models=ModelVersionService(sessions),
         reports=ReportService(sessions, metrics.reports_ingested),
         artifacts=ArtifactService(sessions, artifact_store, settings.max_artifact_bytes),
