@@ -174,7 +174,7 @@ def _bench_reconcile(cluster: KubeCluster, root: Path) -> dict[str, Any]:
         baseline_ids = [uuid.uuid4().hex for _ in range(RECONCILE_TASKS)]
         for _ in range(RECONCILE_RUNS):
             start = time.perf_counter()
-            services.servers.reconcile_all()
+            services.reconciler.reconcile_all()
             passes.append(time.perf_counter() - start)
             start = time.perf_counter()
             for task_id in baseline_ids:

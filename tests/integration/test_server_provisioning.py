@@ -313,6 +313,6 @@ def test_servers_no_task_owns_are_removed_by_the_reconciler(backend_api: tuple[T
     )
     assert backend.leftovers(orphan)
 
-    services.servers.reconcile_all()
+    services.reconciler.reconcile_all()
 
     wait_until(lambda: not backend.leftovers(orphan), timeout=60, what="the orphan removed")

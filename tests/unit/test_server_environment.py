@@ -10,7 +10,7 @@ from fedops_services.config import KubernetesSettings, Settings
 from fedops_services.provisioners.base import ServerDeployment
 from fedops_services.provisioners.environment import inherited_environment
 from fedops_services.provisioners.kubernetes import objects
-from fedops_services.registry.servers import runtime_environment
+from fedops_services.registry.server_environment import runtime_environment
 
 TASK = "0123456789abcdef0123456789abcdef"
 ADMIN_TOKEN = "admin-token-never-for-servers-0123"

@@ -42,7 +42,7 @@ def create_app(
             loops.append(
                 Periodic(
                     "reconcile",
-                    wired.servers.reconcile_all,
+                    wired.reconciler.reconcile_all,
                     settings.reconcile_interval_seconds,
                     before_serving=True,
                 )

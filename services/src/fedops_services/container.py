@@ -12,17 +12,25 @@ from pathlib import Path
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from fedops_services.artifacts import FilesystemArtifactStore
+from fedops_services.artifacts import ArtifactDirectory
 from fedops_services.config import Settings
-from fedops_services.db import autocommit_reads, make_engine, make_session_factory, upgrade_to_head
+from fedops_services.db import (
+    autocommit_reads,
+    database_answers,
+    make_engine,
+    make_session_factory,
+    upgrade_to_head,
+)
 from fedops_services.metrics import Metrics
 from fedops_services.monitoring.artifacts import ArtifactService
 from fedops_services.monitoring.reports import ReportService
 from fedops_services.provisioners import Provisioner, make_provisioner
 from fedops_services.registry.clients import ClientService
 from fedops_services.registry.models import ModelVersionService
+from fedops_services.registry.reconciler import Reconciler
 from fedops_services.registry.servers import ServerService
 from fedops_services.registry.tasks import TaskService
+from fedops_services.security import CredentialCache
 from fedops_services.security.authenticator import Authenticator
 
 __all__ = ["ADMIN_TOKEN_FILE", "Services", "build_services", "prepare_data_dir", "resolve_admin_token"]
@@ -41,11 +49,16 @@ class Services:
     auth: Authenticator
     tasks: TaskService
     servers: ServerService
+    reconciler: Reconciler
     clients: ClientService
     models: ModelVersionService
     reports: ReportService
     artifacts: ArtifactService
     metrics: Metrics
+
+    def check_database(self) -> None:
+        """Raises when the database does not answer (readiness)."""
+        database_answers(self.engine)
 
     def close(self) -> None:
         self.provisioner.close()
@@ -127,9 +140,11 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
     reads = autocommit_reads(engine)
     sessions = make_session_factory(engine)
     provisioner = provisioner or make_provisioner(settings)
-    artifact_store = FilesystemArtifactStore(settings.artifact_dir)
-    auth = Authenticator(reads, admin_token)
-    servers = ServerService(sessions, provisioner, settings, auth.forget)
+    artifact_files = ArtifactDirectory(settings.artifact_dir)
+    # The Authenticator fills it; the services that replace or delete credentials revoke it.
+    credentials = CredentialCache()
+    auth = Authenticator(reads, admin_token, credentials)
+    reconciler = Reconciler(sessions, provisioner, settings, credentials)
     metrics = Metrics(
         reads,
         heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
@@ -141,11 +156,12 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
         sessions=sessions,
         provisioner=provisioner,
         auth=auth,
-        tasks=TaskService(sessions, servers, artifact_store),
-        servers=servers,
-        clients=ClientService(sessions, reads, settings, auth.forget),
+        tasks=TaskService(sessions, reconciler, credentials, artifact_files),
+        servers=ServerService(sessions, provisioner, reconciler),
+        reconciler=reconciler,
+        clients=ClientService(sessions, reads, settings, credentials),
         models=ModelVersionService(sessions),
         reports=ReportService(sessions, metrics.reports_ingested),
-        artifacts=ArtifactService(sessions, artifact_store, settings.max_artifact_bytes),
+        artifacts=ArtifactService(sessions, artifact_files, settings.max_artifact_bytes),
         metrics=metrics,
     )

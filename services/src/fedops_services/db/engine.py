@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["autocommit_reads", "make_engine", "make_session_factory"]
+__all__ = ["autocommit_reads", "database_answers", "make_engine", "make_session_factory"]
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -36,6 +36,12 @@ def autocommit_reads(engine: Engine) -> Engine:
     """The same pool without transaction statements: single-query reads on hot paths
     (authentication, the client-manager poll) then cost one round trip instead of three."""
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def database_answers(engine: Engine) -> None:
+    """One trivial query: raises when the database cannot be reached (the readiness probe)."""
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

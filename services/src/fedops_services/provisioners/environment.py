@@ -22,7 +22,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# What the registry sets per server (registry/servers.py) or a provisioner adds; each one
+# What the registry sets per server (registry/server_environment.py) or a provisioner adds; each one
 # is read by fedops-server (flserver/) or the ServerApp it starts.
 SERVER_NAMES = frozenset(
     {

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 
+from cachetools import TTLCache, cached
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,6 +29,7 @@ from fedops_services.db.tables import ClientRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
 from fedops_services.registry.views import client_public
 from fedops_services.security import (
+    CredentialCache,
     Principal,
     Role,
     TokenKind,
@@ -36,7 +39,6 @@ from fedops_services.security import (
     require_task_scope,
 )
 from fedops_services.store import clients as client_store
-from fedops_services.ttl_cache import TtlCache
 
 __all__ = ["ClientService"]
 
@@ -49,13 +51,17 @@ class ClientService:
         sessions: sessionmaker[Session],
         reads: Engine,
         settings: Settings,
-        credentials_replaced: Callable[[], None],
+        credentials: CredentialCache,
     ) -> None:
         self._sessions = sessions
         self._reads = reads
         self._settings = settings
-        self._credentials_replaced = credentials_replaced
-        self._poll_cache: TtlCache[str, ManagerState] = TtlCache(settings.poll_cache_seconds)
+        self._credentials = credentials
+        # One answer per task, shared by its polls for poll_cache_seconds (0: not at all);
+        # the lock because cachetools' caches are not thread-safe.
+        self._manager_state: Callable[[str], ManagerState] = cached(
+            TTLCache(maxsize=50_000, ttl=settings.poll_cache_seconds), lock=threading.Lock()
+        )(self._query_manager_state)
         self._fleet_ca = settings.fleet_tls_ca.read_text() if settings.fleet_tls_ca else None
         self._heartbeat_timeout = timedelta(seconds=settings.heartbeat_timeout_seconds)
 
@@ -115,7 +121,7 @@ class ClientService:
         except IntegrityError as exc:  # the same new name enrolled concurrently with another token
             raise _name_taken(request.name) from exc
         if replaced:
-            self._credentials_replaced()  # after the commit, so no request re-caches the old one
+            self._credentials.revoke_all()  # after the commit, so no request re-caches the old one
         logger.info("client enrolled task=%s client=%s name=%s again=%s", task_id, client_id, name, replaced)
         return EnrolledClient(client_id=client_id, task_id=task_id, name=name, credential=credential)
 
@@ -178,10 +184,7 @@ class ClientService:
         the reconciler every ``reconcile_interval_seconds`` anyway.
         """
         require_task_scope(principal, task_id, Role.CLIENT, Role.SERVER)
-        state = self._poll_cache.get(task_id)
-        if state is None:
-            state = self._query_manager_state(task_id)
-            self._poll_cache.put(task_id, state)
+        state = self._manager_state(task_id)
         return (
             state
             if principal.client_id is None

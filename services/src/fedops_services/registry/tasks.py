@@ -9,12 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fedops.api.schemas import RevisionsPublic, TaskPublic, TasksPublic
 from fedops.spec import TaskSpec
-from fedops_services.artifacts import ArtifactStore
+from fedops_services.access import load_task
+from fedops_services.artifacts import ArtifactFiles
 from fedops_services.errors import ErrorCode, FedopsError
-from fedops_services.registry.common import load_task
-from fedops_services.registry.servers import ServerService
+from fedops_services.registry.reconciler import Reconciler
 from fedops_services.registry.views import revision_public, task_public
-from fedops_services.security import Principal, Role, require_admin
+from fedops_services.security import CredentialCache, Principal, Role, require_admin
 from fedops_services.store import tasks as task_store
 
 __all__ = ["TaskService"]
@@ -24,10 +24,15 @@ logger = logging.getLogger(__name__)
 
 class TaskService:
     def __init__(
-        self, sessions: sessionmaker[Session], servers: ServerService, artifacts: ArtifactStore
+        self,
+        sessions: sessionmaker[Session],
+        reconciler: Reconciler,
+        credentials: CredentialCache,
+        artifacts: ArtifactFiles,
     ) -> None:
         self._sessions = sessions
-        self._servers = servers
+        self._reconciler = reconciler
+        self._credentials = credentials
         self._artifacts = artifacts
 
     def create(self, principal: Principal, spec: TaskSpec) -> TaskPublic:
@@ -58,7 +63,7 @@ class TaskService:
     def update(self, principal: Principal, task_id: str, spec: TaskSpec) -> TaskPublic:
         """Store ``spec`` as the next revision; a provisioned server follows its resources."""
         require_admin(principal)
-        with self._servers.task_lock(task_id), self._sessions.begin() as session:
+        with self._reconciler.locked_transaction(task_id) as session:
             row = load_task(session, principal, task_id, for_update=True)
             if spec.name != row.name:
                 raise FedopsError(
@@ -66,7 +71,7 @@ class TaskService:
                     f"name: a task cannot be renamed (it is {row.name!r}); create a new task instead",
                 )
             task_store.add_revision(session, row, spec.to_document())
-            self._servers.follow_spec(session, row, spec)
+            self._reconciler.follow_spec(session, row, spec)
             return task_public(row)
 
     def revisions(self, principal: Principal, task_id: str, *, limit: int, offset: int) -> RevisionsPublic:
@@ -80,10 +85,10 @@ class TaskService:
         require_admin(principal)
         with self._sessions() as session:
             load_task(session, principal, task_id)
-        self._servers.teardown(task_id)
+        self._reconciler.teardown(task_id)
         with self._sessions.begin() as session:
             task_store.delete_task(session, task_id)
-        self._servers.credentials_revoked()  # the task's client credentials went with it
+            self._credentials.revoke_all_after_commit(session)  # its clients' credentials go with it
         self._artifacts.delete_prefix(task_id)
         logger.info("task deleted id=%s", task_id)
 

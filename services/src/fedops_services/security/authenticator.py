@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import hmac
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
-from fedops_services.db.tables import ClientRow, EnrollmentTokenRow, ServerRow, utcnow
+from fedops_services.db.tables import utcnow
 from fedops_services.errors import ErrorCode, FedopsError
+from fedops_services.security.credential_cache import CredentialCache
 from fedops_services.security.principals import Principal, Role
 from fedops_services.security.tokens import TokenKind, hash_token, kind_of
-from fedops_services.ttl_cache import TtlCache
+from fedops_services.store import credentials as credential_store
 
 __all__ = ["Authenticator"]
 
@@ -20,16 +22,14 @@ _HOW_TO = "send 'Authorization: Bearer <token>' with an admin token or a task's 
 class Authenticator:
     """Checks tokens against their stored hashes.
 
-    Client and server credentials are looked up once per ``cache_seconds``: every edge
-    machine polls and heartbeats, and a database round trip per request would dominate
-    those endpoints. A replaced credential therefore keeps working for at most that long
-    in each API process. Enrolment tokens are never cached (they are counted).
+    Client and server credentials found are remembered in ``credentials`` (see
+    ``CredentialCache``: the services that replace or delete credentials revoke it).
     """
 
-    def __init__(self, reads: Engine, admin_token: str, *, cache_seconds: float = 5.0) -> None:
-        self._reads = reads
+    def __init__(self, reads: Engine, admin_token: str, credentials: CredentialCache) -> None:
+        self._reads = reads  # autocommit: a lookup is one round trip
         self._admin_hash = hash_token(admin_token)
-        self._cache: TtlCache[str, Principal] = TtlCache(cache_seconds)
+        self._credentials = credentials
 
     def authenticate(self, authorization: str | None) -> Principal:
         token = _bearer(authorization)
@@ -50,35 +50,30 @@ class Authenticator:
         """The principal of a recently seen credential, without I/O; None if unknown."""
         if not authorization or not authorization.startswith(("Bearer fedops_cli_", "Bearer fedops_srv_")):
             return None
-        return self._cache.get(hash_token(authorization[7:].strip()))
+        return self._credentials.get(hash_token(authorization[7:].strip()))
 
     def _task_scoped(self, kind: TokenKind, token_hash: str) -> Principal | None:
-        principal = self._cache.get(token_hash)
+        principal = self._credentials.get(token_hash)
         if principal is None:
             principal = self._lookup(kind, token_hash)
             if principal is not None:
-                self._cache.put(token_hash, principal)
+                self._credentials.remember(token_hash, principal)
         return principal
 
     def _lookup(self, kind: TokenKind, token_hash: str) -> Principal | None:
-        with self._reads.connect() as connection:
+        with Session(self._reads) as session:
             if kind is TokenKind.CLIENT:
-                row = connection.execute(
-                    select(ClientRow.id, ClientRow.task_id).where(ClientRow.credential_hash == token_hash)
-                ).first()
-                return None if row is None else Principal(Role.CLIENT, task_id=row.task_id, client_id=row.id)
-            task_id = connection.scalar(select(ServerRow.task_id).where(ServerRow.token_hash == token_hash))
-            return None if task_id is None else Principal(Role.SERVER, task_id=task_id)
-
-    def forget(self) -> None:
-        """Drop cached lookups (after this process replaced or deleted credentials)."""
-        self._cache.clear()
+                holder = credential_store.client_holding(session, token_hash)
+                if holder is None:
+                    return None
+                task_id, client_id = holder
+                return Principal(Role.CLIENT, task_id=task_id, client_id=client_id)
+            server_task_id = credential_store.task_of_server_token(session, token_hash)
+            return None if server_task_id is None else Principal(Role.SERVER, task_id=server_task_id)
 
     def _enrollment(self, token_hash: str) -> Principal:
-        with self._reads.connect() as connection:
-            row = connection.execute(
-                select(EnrollmentTokenRow).where(EnrollmentTokenRow.token_hash == token_hash)
-            ).first()
+        with Session(self._reads) as session:
+            row = credential_store.enrollment_token(session, token_hash)
         usable = row is not None and row.expires_at > utcnow()
         if row is None or not usable or (row.max_uses is not None and row.uses >= row.max_uses):
             raise FedopsError(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
 
 from fedops.api.schemas import WhoAmI
 from fedops_services.api.deps import PrincipalDep, ServicesDep
@@ -27,8 +26,7 @@ def whoami(principal: PrincipalDep) -> WhoAmI:
 
 @router.get("/readyz", operation_id="getReadiness")
 def readyz(services: ServicesDep) -> dict[str, str]:
-    with services.engine.connect() as connection:
-        connection.execute(text("SELECT 1"))
+    services.check_database()
     return {"status": "ready"}
 
 
