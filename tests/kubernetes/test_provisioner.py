@@ -276,7 +276,7 @@ def test_a_deployment_replaced_between_read_and_apply_asks_for_a_new_token(
     (and the Secret its annotation names), the Deployment is deleted, and the pass's apply
     re-creates it. The old Secret belonged to the old Deployment and is collected, so the
     apply must notice the new UID and ask for a new token rather than keep the old name."""
-    provisioner.apply(_deployment(token="tok-first"))  # noqa: S106
+    provisioner.apply(_deployment(token="tok-first"))
     first_uid = _get(kube_cluster, kube_namespace, "deployment")["metadata"]["uid"]
 
     read_live = provisioner.api.get
@@ -293,7 +293,7 @@ def test_a_deployment_replaced_between_read_and_apply_asks_for_a_new_token(
     monkeypatch.undo()
 
     # The registry answers with a new token: a Secret owned by the new Deployment.
-    provisioner.apply(_deployment(token="tok-second"))  # noqa: S106
+    provisioner.apply(_deployment(token="tok-second"))
     current = _get(kube_cluster, kube_namespace, "deployment")
     assert current["metadata"]["uid"] != first_uid
     secret_name = current["metadata"]["annotations"]["fedops.io/token-secret"]
