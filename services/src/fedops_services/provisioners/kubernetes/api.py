@@ -109,6 +109,18 @@ class KubernetesApi:
         )
         return _json(answer)
 
+    def patch_labels(self, kind: str, name: str, labels: dict[str, str | None]) -> Json:
+        """Set labels (None removes one) and nothing else: a JSON merge patch."""
+        answer = self._send(
+            f"relabel {kind} {name}",
+            "PATCH",
+            self._path(kind, name),
+            query={"fieldManager": FIELD_MANAGER},
+            body={"metadata": {"labels": labels}},
+            content_type="application/merge-patch+json",
+        )
+        return _json(answer)
+
     def create(self, manifest: Json) -> Json | None:
         """Create; None when an object of that name exists already."""
         kind, name = manifest["kind"], manifest["metadata"]["name"]
