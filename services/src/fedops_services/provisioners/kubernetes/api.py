@@ -189,6 +189,8 @@ class KubernetesApi:
             )
             response = api.call_api(*request, _request_timeout=self._settings.request_timeout_seconds)
             data: bytes = response.read()  # type: ignore[no-untyped-call]
+        except ApiException as exc:  # raised by the client itself, e.g. for a request it cannot make
+            raise self._public(exc, action) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:  # retries exhausted: MaxRetryError
             logger.warning("Kubernetes API unreachable (%s): %r", action, exc)
             raise ProvisionerError(
