@@ -46,7 +46,7 @@ k8s-tools:  ## build (or reuse) the pinned Kubernetes test binaries; about 14 mi
 	bash scripts/k8s/build.sh
 
 run: install  ## the end-to-end demo: services, an XAI task, 2 edge clients, 3 rounds, a summary
-	$(BIN)/python -m fedops_services.demo --summary demo-summary.json
+	$(BIN)/python -m tooling.demo --summary demo-summary.json
 
 up: install  ## start the services alone (embedded default) on $(HOST):$(PORT)
 	$(BIN)/fedops up --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
@@ -71,7 +71,7 @@ format: install  ## apply ruff's formatting and fixes
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-typecheck:  ## mypy (strict) over sdk, services, tests and bench
+typecheck:  ## mypy (strict) over sdk, services, tests, bench and tooling
 	$(BIN)/mypy
 
 check: install lint typecheck test  ## everything CI checks: lint, types, tests (incl. migration check)

@@ -17,8 +17,8 @@ from bench.control_plane import bench_ingest, bench_poll, start_stack
 from bench.fl_rounds import bench_fedops, bench_flower_default, bench_legacy, bench_time_to_ready
 from bench.kubernetes import kubernetes_benchmarks
 from bench.support import write_results
-from fedops_services.local_federation import kill_supervisors
 from tests.support.postgres import ThrowawayPostgres
+from tooling.local_federation import kill_supervisors
 
 RESULTS = Path("bench-results.json")
 

@@ -22,7 +22,7 @@ import yaml
 
 from fedops.api.schemas import ClientRoundReport
 from fedops.ports import free_port
-from fedops_services.local_federation import LocalFederation, wait_for
+from tooling.local_federation import LocalFederation, wait_for
 
 __all__ = ["bench_fedops", "bench_flower_default", "bench_legacy", "bench_time_to_ready"]
 

@@ -24,9 +24,9 @@ from sqlalchemy.engine import make_url
 from fedops_services.app import create_app
 from fedops_services.config import Settings
 from fedops_services.db import upgrade_to_head
-from fedops_services.local_federation import kill_supervisors
 from tests.support.kube_cluster import KubeCluster, kube_bin_dir
 from tests.support.postgres import ThrowawayPostgres
+from tooling.local_federation import kill_supervisors
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 # A real, tiny HTTP server stands in for the FL server where a test is about the

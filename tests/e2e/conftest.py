@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from fedops.api.schemas import TaskPublic
-from fedops_services.local_federation import LocalFederation, wait_for
 from tests.conftest import ADMIN_TOKEN
 from tests.support.processes import processes_with
+from tooling.local_federation import LocalFederation, wait_for
 
 PROJECT = Path(__file__).resolve().parents[2] / "clients" / "mnist-xai"
 

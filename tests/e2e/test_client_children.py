@@ -8,9 +8,9 @@ import signal
 import pytest
 
 from fedops.child_processes import descendants
-from fedops_services.local_federation import LocalFederation
 from tests.e2e.conftest import PROJECT, mnist_task
 from tests.support.processes import pid_running, processes_with, wait_until
+from tooling.local_federation import LocalFederation
 
 pytestmark = pytest.mark.slow
 

@@ -16,8 +16,8 @@ import pytest
 
 from fedops.api.schemas import ServerRoundReport
 from fedops_services.flserver.faults import CRASHED_FILE, STEPS, TRIGGER_FILE
-from fedops_services.local_federation import LocalFederation, wait_for
 from tests.e2e.conftest import PROJECT, mnist_task
+from tooling.local_federation import LocalFederation, wait_for
 
 pytestmark = pytest.mark.slow
 

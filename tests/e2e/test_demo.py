@@ -11,14 +11,16 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
+REPO = Path(__file__).resolve().parents[2]  # `make run` runs the demo from here
+
 
 def test_the_demo_runs_three_rounds_and_writes_its_summary(tmp_path: Path) -> None:
     summary_path = tmp_path / "demo-summary.json"
 
     result = subprocess.run(
-        [sys.executable, "-m", "fedops_services.demo", "--work-dir", str(tmp_path / "demo"),
+        [sys.executable, "-m", "tooling.demo", "--work-dir", str(tmp_path / "demo"),
          "--summary", str(summary_path)],
-        capture_output=True, text=True, timeout=600, check=False,
+        cwd=REPO, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -17,11 +17,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from fedops_services.local_federation import LocalFederation, wait_for
 from fedops_services.provisioners.kubernetes.objects import DATA_MOUNT, object_name
 from tests.e2e.conftest import PROJECT, mnist_task
 from tests.support.kube_cluster import KubeCluster
 from tests.support.processes import ManagedProcess
+from tooling.local_federation import LocalFederation, wait_for
 
 
 def _get(cluster: KubeCluster, namespace: str, kind: str, name: str) -> dict[str, Any]:

@@ -12,8 +12,8 @@ import pytest
 
 from fedops.api import FedopsClient
 from fedops.api.schemas import ClientRoundReport, EnrollmentRequest
-from fedops_services.local_federation import LocalFederation, wait_for
 from tests.e2e.conftest import PROJECT, mnist_task
+from tooling.local_federation import LocalFederation, wait_for
 
 pytestmark = pytest.mark.slow
 

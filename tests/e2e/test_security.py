@@ -11,10 +11,10 @@ import pytest
 
 from fedops.api.schemas import EnrollmentRequest
 from fedops.ports import free_port
-from fedops_services.local_federation import LocalFederation
 from tests.e2e.conftest import PROJECT, mnist_task, start_federation
 from tests.support.certificates import make_loopback_certificates
 from tests.support.processes import ManagedProcess, processes_with, wait_until
+from tooling.local_federation import LocalFederation
 
 pytestmark = pytest.mark.slow
 

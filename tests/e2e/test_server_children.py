@@ -20,9 +20,9 @@ import pytest
 
 from fedops.ports import free_port
 from fedops_services.flserver.runtime import EXIT_CHILD_FAILED, EXIT_REASON_FILE
-from fedops_services.local_federation import LocalFederation
 from tests.e2e.conftest import mnist_task, run_task, start_federation
 from tests.support.processes import ManagedProcess, pid_running, processes_with, wait_until
+from tooling.local_federation import LocalFederation
 
 pytestmark = pytest.mark.slow
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fedops_services.local_federation import LocalFederation, wait_for
 from tests.conftest import ADMIN_TOKEN
 from tests.e2e.conftest import mnist_task
+from tooling.local_federation import LocalFederation, wait_for
 
 # What must have been found (and read) for the test to mean anything: every kind of
 # process an FL server runs while a run waits for its clients.

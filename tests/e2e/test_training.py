@@ -10,8 +10,8 @@ import pytest
 
 from fedops.api.schemas import ClientRoundReport
 from fedops.spec import STRATEGY_NAMES
-from fedops_services.local_federation import LocalFederation, wait_for
 from tests.e2e.conftest import PROJECT, mnist_task, run_task, start_federation
+from tooling.local_federation import LocalFederation, wait_for
 
 pytestmark = pytest.mark.slow
 

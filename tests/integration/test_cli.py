@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from fedops_services.local_federation import kill_supervisors
 from tests.support.processes import wait_until
 from tests.support.stack import FedopsStack
 from tests.unit.test_fedops_config import FEDOPS_CONFIG
+from tooling.local_federation import kill_supervisors
 
 pytestmark = pytest.mark.slow
 

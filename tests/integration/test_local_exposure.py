@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from fedops_services.local_federation import kill_supervisors
 from tests.support.serving import serving
 from tests.support.stack import FedopsStack
+from tooling.local_federation import kill_supervisors
 
 pytestmark = pytest.mark.slow
 

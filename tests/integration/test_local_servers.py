@@ -15,10 +15,10 @@ from fastapi.testclient import TestClient
 
 from fedops_services.app import create_app
 from fedops_services.config import Settings
-from fedops_services.local_federation import kill_supervisors
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.helpers import create_task
 from tests.support.processes import wait_until
+from tooling.local_federation import kill_supervisors
 
 pytestmark = pytest.mark.slow
 

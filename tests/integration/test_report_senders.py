@@ -17,10 +17,10 @@ from sqlalchemy import text
 from fedops_services.config import Settings
 from fedops_services.db import make_engine
 from fedops_services.db.migrate import alembic_config
-from fedops_services.local_federation import wait_for
 from tests.integration.helpers import bearer, create_task, enroll, upload_image
 from tests.integration.test_api_monitoring import client_report
 from tests.unit.test_errors_and_sniffing import png_bytes
+from tooling.local_federation import wait_for
 
 
 def _server_report(task_id: str, round_number: int, report_id: str, accuracy: float) -> dict[str, Any]:

@@ -21,13 +21,13 @@ from fastapi.testclient import TestClient
 from fedops.spec.task import ResourcesSpec
 from fedops_services.app import create_app
 from fedops_services.config import KubernetesSettings, Settings
-from fedops_services.local_federation import kill_supervisors
 from fedops_services.provisioners import ServerDeployment
 from fedops_services.provisioners.kubernetes.objects import object_name
 from tests.conftest import ADMIN_TOKEN
 from tests.integration.helpers import bearer, create_task, enroll, error_code
 from tests.support.kube_cluster import POD_LOG_LINES, KubeCluster
 from tests.support.processes import pid_running, wait_until
+from tooling.local_federation import kill_supervisors
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from fedops.ports import free_port
-from fedops_services.local_federation import kill_supervisors
 from tests.support.processes import ManagedProcess
+from tooling.local_federation import kill_supervisors
 
 __all__ = ["FedopsStack", "running_stack"]
 

@@ -3,9 +3,9 @@
 Connection: in-cluster service-account config first (the registry pod), then a
 kubeconfig. Writes are server-side apply (one idempotent "make it so" per object, no
 read-modify-write races). Transient failures (conflicts, throttling, 5xx, connection
-errors) are retried a few times; everything that still fails becomes a
-``ProvisionerError`` whose message a person can act on. Raw API bodies go to the log
-only.
+errors) are retried a few times by urllib3's ``Retry``, which the official client hands to
+its connection pool; everything that still fails becomes a ``ProvisionerError`` whose
+message a person can act on. Raw API bodies go to the log only.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import threading
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +22,7 @@ import urllib3.exceptions
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
+from urllib3.util.retry import Retry
 
 from fedops_services.config import KubernetesSettings
 from fedops_services.provisioners.base import ProvisionerError
@@ -33,9 +33,36 @@ logger = logging.getLogger(__name__)
 
 FIELD_MANAGER = "fedops"
 _SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
-_RETRIED_STATUSES = {409, 429, 500, 502, 503, 504}
-_ATTEMPTS = 4  # for the answers above, which come quickly
-_TRANSPORT_ATTEMPTS = 2  # an API that does not answer costs a timeout each time
+_RETRIED_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+_STATUS_RETRIES = 3  # for the answers above, which come quickly
+_TRANSPORT_RETRIES = 1  # an API that does not answer costs a timeout each time
+
+
+class _KubernetesRetry(Retry):
+    """urllib3's retries, except for the one retried status that is an answer: a create's
+    409 means the object exists already (``create`` tolerates it), not a passing conflict."""
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method == "POST" and status_code == 409:
+            return False
+        return super().is_retry(method, status_code, has_retry_after)
+
+
+# Every request's retries (urllib3 derives a new state per request from this one).
+_RETRIES = _KubernetesRetry(
+    total=_STATUS_RETRIES,
+    status=_STATUS_RETRIES,
+    connect=_TRANSPORT_RETRIES,
+    read=_TRANSPORT_RETRIES,
+    other=_TRANSPORT_RETRIES,
+    status_forcelist=_RETRIED_STATUSES,
+    allowed_methods=None,  # every verb: applies are idempotent, a repeated create answers 409
+    backoff_factor=0.2,  # the first retry at once, then after 0.4 s and 0.8 s
+    respect_retry_after_header=False,  # our own backoff bounds a request's time
+    raise_on_status=False,  # the last answer becomes an ApiException, then a sentence
+    redirect=0,
+    raise_on_redirect=False,  # the API server does not redirect: a 3xx is an error answer
+)
 
 
 # The kinds fedops touches: where their collections live in the API.
@@ -79,6 +106,18 @@ class KubernetesApi:
             query={"fieldManager": FIELD_MANAGER, "force": "true"},
             body=manifest,
             content_type="application/apply-patch+yaml",  # JSON is YAML
+        )
+        return _json(answer)
+
+    def patch_labels(self, kind: str, name: str, labels: dict[str, str | None]) -> Json:
+        """Set labels (None removes one) and nothing else: a JSON merge patch."""
+        answer = self._send(
+            f"relabel {kind} {name}",
+            "PATCH",
+            self._path(kind, name),
+            query={"fieldManager": FIELD_MANAGER},
+            body={"metadata": {"labels": labels}},
+            content_type="application/merge-patch+json",
         )
         return _json(answer)
 
@@ -131,42 +170,38 @@ class KubernetesApi:
         content_type: str = "application/json",
         tolerate: int | None = None,
     ) -> bytes | None:
-        """One request with bounded retries of transient failures; the body on 2xx.
+        """One request (transient failures retried by the pool); the body on 2xx.
 
         The ``tolerate`` status (404 of a read, 409 of a create) answers None instead
         of an error, except a 404 that means the namespace itself is missing. Every
         other failure becomes a ``ProvisionerError`` a person can act on.
         """
         api = self._connect()
-        for attempt in range(1, _ATTEMPTS + 1):
-            try:
-                request = api.param_serialize(
-                    method=method,
-                    resource_path=path,
-                    query_params=list((query or {}).items()),
-                    header_params={"Accept": "application/json"}
-                    | ({"Content-Type": content_type} if body else {}),
-                    body=body,
-                    auth_settings=["BearerToken"],
-                )
-                response = api.call_api(*request, _request_timeout=self._settings.request_timeout_seconds)
-                data: bytes = response.read()  # type: ignore[no-untyped-call]
-                if 200 <= response.status < 300:
-                    return data
-                raise ApiException(http_resp=response, body=data.decode("utf-8", errors="replace"))
-            except ApiException as exc:
-                if exc.status == tolerate and not _namespace_missing(exc):
-                    return None
-                if exc.status not in _RETRIED_STATUSES or attempt == _ATTEMPTS:
-                    raise self._public(exc, action) from exc
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                if attempt >= _TRANSPORT_ATTEMPTS:
-                    logger.warning("Kubernetes API unreachable (%s): %r", action, exc)
-                    raise ProvisionerError(
-                        f"cannot reach the Kubernetes API at {self.host} to {action}; is the cluster up?"
-                    ) from exc
-            time.sleep(0.2 * 2 ** (attempt - 1))
-        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+        try:
+            request = api.param_serialize(
+                method=method,
+                resource_path=path,
+                query_params=list((query or {}).items()),
+                header_params={"Accept": "application/json"}
+                | ({"Content-Type": content_type} if body else {}),
+                body=body,
+                auth_settings=["BearerToken"],
+            )
+            response = api.call_api(*request, _request_timeout=self._settings.request_timeout_seconds)
+            data: bytes = response.read()  # type: ignore[no-untyped-call]
+        except ApiException as exc:  # raised by the client itself, e.g. for a request it cannot make
+            raise self._public(exc, action) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # retries exhausted: MaxRetryError
+            logger.warning("Kubernetes API unreachable (%s): %r", action, exc)
+            raise ProvisionerError(
+                f"cannot reach the Kubernetes API at {self.host} to {action}; is the cluster up?"
+            ) from exc
+        if 200 <= response.status < 300:
+            return data
+        error = ApiException(http_resp=response, body=data.decode("utf-8", errors="replace"))
+        if error.status == tolerate and not _namespace_missing(error):
+            return None
+        raise self._public(error, action)
 
     def _public(self, exc: ApiException, action: str) -> ProvisionerError:
         return _public_error(exc, action, self.namespace)
@@ -175,7 +210,7 @@ class KubernetesApi:
         with self._connecting:
             if self._client is None:
                 configuration = _configuration(self._settings)
-                configuration.retries = 0  # retried here, where it is visible and bounded
+                configuration.retries = _RETRIES
                 self._client = client.ApiClient(configuration)
             return self._client
 

@@ -3,6 +3,14 @@
 Pure functions of the desired state and the settings: no API calls, so what fedops
 asks of a cluster can be read (and unit-tested) here in one place. Every object carries
 the same labels, which is how the provisioner finds, lists and deletes them.
+
+Labels follow Kubernetes' recommended ones as Helm uses them: ``app.kubernetes.io/instance``
+is the installation (``settings.instance``), ``fedops.io/task-id`` and ``fedops.io/task-name``
+the task. Versions before this one had it the other way round (the task name in
+``app.kubernetes.io/instance``, the installation in ``fedops.io/instance``); ``belongs``
+still recognises their objects, and the provisioner relabels them (see ``LEGACY_INSTANCE_LABEL``).
+The Deployment's selector (component and task id) is the same in both, so no Deployment
+has to be re-created: its selector is immutable.
 """
 
 from __future__ import annotations
@@ -22,15 +30,21 @@ __all__ = [
     "CONTAINER",
     "DATA_MOUNT",
     "INSTANCE_LABEL",
+    "LEGACY_INSTANCE_LABEL",
     "MANAGED_BY",
     "TASK_LABEL",
+    "TASK_NAME_LABEL",
     "TOKEN_SECRET_ANNOTATION",
     "ServerObjects",
+    "belongs",
     "config_map",
+    "fleet_selector",
+    "is_legacy",
     "label_selector",
     "managed",
     "object_name",
     "persistent_volume_claim",
+    "relabelling",
     "resource_requirements",
     "selector",
     "server_objects",
@@ -42,7 +56,12 @@ __all__ = [
 MANAGED_BY = "fedops"
 COMPONENT = "fl-server"
 TASK_LABEL = "fedops.io/task-id"
-INSTANCE_LABEL = "fedops.io/instance"
+TASK_NAME_LABEL = "fedops.io/task-name"
+INSTANCE_LABEL = "app.kubernetes.io/instance"  # the installation, as in Helm's charts
+# Where objects of earlier versions carry the installation (their app.kubernetes.io/instance
+# is the task name). Server-side apply drops it from the objects fedops applies (it is no
+# longer in their manifests); a claim, applied only once, is relabelled (``relabelling``).
+LEGACY_INSTANCE_LABEL = "fedops.io/instance"
 TOKEN_SECRET_ANNOTATION = "fedops.io/token-secret"  # noqa: S105 - an annotation key
 CONFIG_HASH_ANNOTATION = "fedops.io/config-hash"
 CONTAINER = "server"
@@ -71,13 +90,34 @@ def selector(task_id: str) -> dict[str, str]:
     return {"app.kubernetes.io/component": COMPONENT, TASK_LABEL: task_id}
 
 
+def fleet_selector() -> dict[str, str]:
+    """Every FL server object fedops made, of any installation and any version; ``belongs``
+    then tells this installation's (the installation label moved between versions)."""
+    return {"app.kubernetes.io/managed-by": MANAGED_BY, "app.kubernetes.io/component": COMPONENT}
+
+
 def managed(settings: KubernetesSettings) -> dict[str, str]:
-    """What marks every object of this installation (how orphans are found)."""
-    return {
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "app.kubernetes.io/component": COMPONENT,
-        INSTANCE_LABEL: settings.instance,
-    }
+    """What marks every object of this installation (that this version makes)."""
+    return {**fleet_selector(), INSTANCE_LABEL: settings.instance}
+
+
+def is_legacy(item: dict[str, Any]) -> bool:
+    """Made by a version that put the installation in ``LEGACY_INSTANCE_LABEL``."""
+    return LEGACY_INSTANCE_LABEL in (item["metadata"].get("labels") or {})
+
+
+def belongs(item: dict[str, Any], settings: KubernetesSettings) -> bool:
+    """Whether an object of ``fleet_selector`` is this installation's, whichever version made it."""
+    found = item["metadata"].get("labels") or {}
+    # An earlier version's object of another installation may have this installation's
+    # name in app.kubernetes.io/instance (as its task name): its legacy label decides.
+    key = LEGACY_INSTANCE_LABEL if is_legacy(item) else INSTANCE_LABEL
+    return found.get(key) == settings.instance
+
+
+def relabelling(deployment: ServerDeployment, settings: KubernetesSettings) -> dict[str, str | None]:
+    """A merge patch of an earlier version's labels to this version's (None removes one)."""
+    return {LEGACY_INSTANCE_LABEL: None, **labels(deployment, settings)}
 
 
 def label_selector(labels: dict[str, str]) -> str:
@@ -87,9 +127,9 @@ def label_selector(labels: dict[str, str]) -> str:
 def labels(deployment: ServerDeployment, settings: KubernetesSettings) -> dict[str, str]:
     return {
         "app.kubernetes.io/name": "fedops-server",
-        "app.kubernetes.io/instance": deployment.task_name,
         **managed(settings),
         **selector(deployment.task_id),
+        TASK_NAME_LABEL: deployment.task_name,  # a DNS label, so a valid label value
     }
 
 

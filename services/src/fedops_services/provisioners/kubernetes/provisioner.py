@@ -6,6 +6,10 @@ resources changes the pod template and the Deployment rolls out; pause is replic
 The server's token lives in a Secret named after the token and owned by the
 Deployment: fedops only ever creates Secrets (it may not read any), and the garbage
 collector removes the Secret with its Deployment.
+
+Objects an earlier version made (labelled the other way round, see ``objects``) are
+found, observed and deleted like new ones; applying a task's server relabels them (a
+rollout of its pods, whose template labels change, as any upgrade of the image does).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import contextlib
 import re
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from fedops.api.schemas import PodStatus
@@ -51,7 +55,7 @@ class KubernetesProvisioner(Provisioner):
         self.settings = settings
         self.api = KubernetesApi(settings)
         self._local = threading.local()  # .view: this thread's _NamespaceView, if any
-        self._managed = objects.label_selector(objects.managed(settings))
+        self._fleet = objects.label_selector(objects.fleet_selector())  # then filtered: belongs()
 
     # --- Provisioner ---------------------------------------------------------------------
 
@@ -65,8 +69,12 @@ class KubernetesProvisioner(Provisioner):
         # A claim's class and size are fixed once it exists (most classes cannot resize):
         # applied only to create it, so a changed setting never blocks existing servers.
         # (Within a reconcile pass the view answers; a claim deleted since is made next pass.)
-        if self._get("PersistentVolumeClaim", wanted.persistent_volume_claim["metadata"]["name"]) is None:
+        claim = self._get("PersistentVolumeClaim", wanted.persistent_volume_claim["metadata"]["name"])
+        if claim is None:
             self.api.apply(wanted.persistent_volume_claim)
+        elif objects.is_legacy(claim):  # an earlier version's labels; nothing else changes
+            relabelled = objects.relabelling(deployment, self.settings)
+            self.api.patch_labels("PersistentVolumeClaim", claim["metadata"]["name"], relabelled)
         applied = self.api.apply(wanted.deployment)
         if live_uid is not None and applied["metadata"]["uid"] != live_uid:
             # Deleted and re-created between our read and this apply: the old Deployment's
@@ -146,7 +154,7 @@ class KubernetesProvisioner(Provisioner):
         if self._view() is not None:  # nested: keep the outer view
             yield
             return
-        self._local.view = _NamespaceView(self.api, self._managed)
+        self._local.view = _NamespaceView(self._list_own)
         try:
             yield
         finally:
@@ -187,11 +195,12 @@ class KubernetesProvisioner(Provisioner):
 
     def _list_managed(self, kind: str) -> list[Json]:
         view = self._view()
-        return (
-            list(view.objects[kind].values())
-            if view is not None
-            else self.api.list(kind, labels=self._managed)
-        )
+        return list(view.objects[kind].values()) if view is not None else self._list_own(kind)
+
+    def _list_own(self, kind: str) -> list[Json]:
+        """This installation's objects of a kind, whichever version of fedops made them."""
+        listed = self.api.list(kind, labels=self._fleet)
+        return [item for item in listed if objects.belongs(item, self.settings)]
 
     def _pods(self, task_id: str) -> list[PodStatus]:
         view = self._view()
@@ -238,16 +247,13 @@ class KubernetesProvisioner(Provisioner):
 
 
 class _NamespaceView:
-    """Every fedops object of the namespace, read once (five list calls)."""
+    """Every object of this installation in the namespace, read once (five list calls)."""
 
-    def __init__(self, api: KubernetesApi, managed: str) -> None:
+    def __init__(self, list_own: Callable[[str], list[Json]]) -> None:
         self.taken_at = datetime.now(UTC)
-        self.objects = {
-            kind: {item["metadata"]["name"]: item for item in api.list(kind, labels=managed)}
-            for kind in _KINDS
-        }
+        self.objects = {kind: {item["metadata"]["name"]: item for item in list_own(kind)} for kind in _KINDS}
         self.pods: defaultdict[str, list[Json]] = defaultdict(list)
-        for pod in api.list("Pod", labels=managed):
+        for pod in list_own("Pod"):
             self.pods[(pod["metadata"].get("labels") or {}).get(objects.TASK_LABEL, "")].append(pod)
 
 

@@ -20,11 +20,12 @@ from typing import Any
 import yaml
 
 from fedops.api.schemas import RoundPublic
-from fedops_services.local_federation import LocalFederation
+from tooling.local_federation import LocalFederation
 
 __all__ = ["main", "run_demo"]
 
-REPO = Path(__file__).resolve().parents[3]
+# This file is run from a checkout (never installed): the repository is its parent's parent.
+REPO = Path(__file__).resolve().parents[1]
 
 
 def _say(message: str) -> None:
@@ -107,7 +108,7 @@ def _summary(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fedops_services.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tooling.demo", description=__doc__)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--clients", type=int, default=2)
     parser.add_argument("--project", type=Path, default=REPO / "clients" / "mnist-xai")

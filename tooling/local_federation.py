@@ -1,6 +1,6 @@
 """A whole federation on one machine: the services, FL servers and edge clients as processes.
 
-``make run``, the end-to-end tests and the benchmarks drive it. Every process is
+``make run`` (``tooling.demo``), the end-to-end tests and the benchmarks drive it. Every process is
 started in its own process group and stopped by PID; loops are bounded.
 """
 
