@@ -39,8 +39,8 @@ install: $(DEPS)/.complete  ## the shared third-party environment, then this clo
 	@# Cheap when .venv is already made for this clone and these packages.
 	$(DEPS)/bin/python scripts/clone_env.py --deps $(DEPS) --venv $(VENV)
 
-system-deps:  ## install the system packages tests use (PostgreSQL server binaries)
-	bash scripts/system-deps.sh postgresql
+system-deps:  ## install the system packages tests use (PostgreSQL server binaries, Prometheus and promtool)
+	bash scripts/system-deps.sh postgresql prometheus
 
 k8s-tools:  ## build (or reuse) the pinned Kubernetes test binaries; about 14 min the first time
 	bash scripts/k8s/build.sh

@@ -2,6 +2,8 @@
 # Installs the Debian packages that are missing, of those named on the command line:
 #   postgresql  server binaries for the tests' throwaway clusters
 #   wrk         HTTP load generator for the benchmarks
+#   prometheus  a real Prometheus and promtool for the metric, rule and dashboard tests
+#               (installed without starting its service: the tests run it themselves)
 set -euo pipefail
 
 missing=()
@@ -9,6 +11,7 @@ for need in "$@"; do
   case "$need" in
     postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
     wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
+    prometheus) command -v promtool >/dev/null 2>&1 || missing+=(prometheus) ;;
     *) echo "unknown system dependency: $need" >&2; exit 2 ;;
   esac
 done
@@ -20,5 +23,14 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing system packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# A package's service must not start on install (Prometheus would listen on 0.0.0.0:9090):
+# policy-rc.d answering 101 tells invoke-rc.d so. Keep one that exists; remove ours after.
+own_policy=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  own_policy=1
+fi
+trap '[ -n "$own_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
