@@ -43,7 +43,8 @@ def test_metrics_count_tasks_clients_and_new_reports_only(api: TestClient) -> No
 
     assert samples[("fedops_tasks", (("status", "created"),))] == 2
     assert samples[("fedops_tasks", (("status", "running"),))] == 0
-    assert samples[("fedops_clients_online", ())] == 1
+    assert samples[("fedops_clients_online", (("task", task["name"]),))] == 1
+    assert samples[("fedops_clients_online", (("task", "second"),))] == 0
     assert samples[("fedops_reports_ingested_total", (("kind", "client_round"),))] == 1
     assert samples[("fedops_reports_ingested_total", (("kind", "server_round"),))] == 0
 
@@ -76,9 +77,9 @@ def test_each_component_serves_only_its_api(split: tuple[TestClient, TestClient]
     assert monitoring.get("/api/v1/tasks").status_code == 404
     assert registry.post("/api/v1/monitoring/reports", json=report).status_code == 404
     assert registry.get("/api/v1/whoami").json()["role"] == monitoring.get("/api/v1/whoami").json()["role"]
-    # Database state is exported once (by the registry), so two scraped pods never double it.
-    assert "fedops_tasks" in registry.get("/metrics").text
-    assert "fedops_tasks" not in monitoring.get("/metrics").text
+    # Database state is exported once (by monitoring), so two scraped pods never double it.
+    assert "fedops_tasks" in monitoring.get("/metrics").text
+    assert "fedops_tasks" not in registry.get("/metrics").text
 
 
 def test_components_must_name_something_known() -> None:

@@ -16,6 +16,7 @@ from fedops_services.api.request_ids import RequestIdMiddleware
 from fedops_services.api.routes import clients, health, monitoring, servers, tasks
 from fedops_services.config import Settings
 from fedops_services.container import Services, build_services
+from fedops_services.metrics import instrument_http
 from fedops_services.periodic import Periodic
 
 __all__ = ["create_app"]
@@ -73,6 +74,8 @@ def create_app(
     app.add_middleware(
         RequestIdMiddleware, render_error=lambda request_id: error_response(internal_error(request_id))
     )
+    # Outermost: every answer is counted, the 500 rendered for an unhandled error included.
+    app.state.http_metrics = instrument_http(app)
     app.include_router(health.router)
     if "registry" in settings.components:
         for router in (tasks.router, servers.router, clients.router):

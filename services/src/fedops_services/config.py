@@ -237,6 +237,25 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(
         default=10, ge=1, description="Database connections (and worker threads) per API process."
     )
+    metrics_fl: bool = Field(
+        default=True,
+        description="FL metrics on /metrics (rounds, model quality, clients, XAI, FL servers), derived by "
+        "the monitoring component from what it stores; off: ingest stores no per-report numbers for "
+        "them (reports stored meanwhile are missing from the FL metrics later) and /metrics serves "
+        "only process, HTTP and ingest counters.",
+    )
+    metrics_per_client: bool = Field(
+        default=False,
+        description="Per-client series (last heartbeat, phase times of the last round): off by default, "
+        "as they grow with the clients.",
+    )
+    metrics_client_series_limit: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="With metrics_per_client: at most this many clients per task get series, those "
+        "heard from most recently (last heartbeat, then name).",
+    )
 
     kubernetes: KubernetesSettings = Field(default_factory=lambda: KubernetesSettings())
 

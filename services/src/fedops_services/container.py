@@ -21,7 +21,7 @@ from fedops_services.db import (
     make_session_factory,
     upgrade_to_head,
 )
-from fedops_services.metrics import Metrics
+from fedops_services.metrics import Metrics, PerClient
 from fedops_services.monitoring.artifacts import ArtifactService
 from fedops_services.monitoring.reports import ReportService
 from fedops_services.provisioners import Provisioner, make_provisioner
@@ -145,10 +145,12 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
     credentials = CredentialCache()
     auth = Authenticator(reads, admin_token, credentials)
     reconciler = Reconciler(sessions, provisioner, settings, credentials)
+    # Monitoring derives the FL metrics from what it stores: one scrape target per installation.
     metrics = Metrics(
         reads,
         heartbeat_timeout_seconds=settings.heartbeat_timeout_seconds,
-        database_state="registry" in settings.components,
+        database_state=settings.metrics_fl and "monitoring" in settings.components,
+        per_client=PerClient(settings.metrics_client_series_limit) if settings.metrics_per_client else None,
     )
     return Services(
         settings=settings,
@@ -161,7 +163,7 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
         reconciler=reconciler,
         clients=ClientService(sessions, reads, settings, credentials),
         models=ModelVersionService(sessions),
-        reports=ReportService(sessions, metrics.reports_ingested),
+        reports=ReportService(sessions, metrics.reports_ingested, extract_values=settings.metrics_fl),
         artifacts=ArtifactService(sessions, artifact_files, settings.max_artifact_bytes),
         metrics=metrics,
     )

@@ -129,7 +129,7 @@ class Trainer:
             )
             evaluate_seconds = time.perf_counter() - evaluate_started
 
-            xai_seconds, faithfulness = self._explain(round_number, attempt)
+            xai_seconds, faithfulness, explained = self._explain(round_number, attempt)
         finally:
             self.training = False
         num_examples = len(self.registration.train_loader.dataset)
@@ -149,6 +149,7 @@ class Trainer:
                 **({"proximal_mu": proximal_mu} if proximal_mu else {}),
             },
             "global_model_version": self.model_version,
+            "explanations_generated": explained,
         }
         upload_seconds = self.spool.last_flush_seconds  # the last delivery; this one runs in the background
         report["timings"] = {
@@ -202,10 +203,11 @@ class Trainer:
 
     # --- explanations --------------------------------------------------------------------------
 
-    def _explain(self, round_number: int, attempt: str) -> tuple[float, dict[str, float]]:
+    def _explain(self, round_number: int, attempt: str) -> tuple[float, dict[str, float], int]:
+        """Seconds spent, faithfulness scores, and how many images were made (and spooled)."""
         xai = self.spec.xai
         if not xai.enabled:
-            return 0.0, {}
+            return 0.0, {}, 0
         started = time.perf_counter()
         explanations = explain_classes(
             self.registration.model,
@@ -230,4 +232,4 @@ class Trainer:
         scores = {f"xai_faithfulness_class_{e.class_label}": e.faithfulness for e in explanations}
         if explanations:
             scores["xai_faithfulness_mean"] = float(np.mean([e.faithfulness for e in explanations]))
-        return time.perf_counter() - started, scores
+        return time.perf_counter() - started, scores, len(explanations)

@@ -30,6 +30,7 @@ __all__ = [
     "EnrollmentTokenRow",
     "ModelVersionRow",
     "ReportRow",
+    "ReportValueRow",
     "ServerRow",
     "TaskRevisionRow",
     "TaskRow",
@@ -108,6 +109,12 @@ class ServerRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     observed_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    # Restarts observed over the server's life (a counter), and the backend's own count
+    # when last observed (a supervisor's or a pod's, which starts again from 0 when replaced).
+    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    backend_restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # When the server's run controller last reached the registry.
+    last_seen_at: Mapped[datetime | None]
 
 
 class EnrollmentTokenRow(Base):
@@ -177,6 +184,29 @@ class ReportRow(Base):
     client_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     body: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
+
+
+class ReportValueRow(Base):
+    """A number of a round report, extracted when the report is first stored (resends add
+    none), so metrics aggregate typed rows instead of JSON bodies.
+
+    ``name`` is what it measures: ``round_seconds``, ``server_phase_seconds:wait``,
+    ``client_phase_seconds:train``, ``examples_trained``, ``explanations_generated``, ...
+    """
+
+    __tablename__ = "report_values"
+    __table_args__ = (Index("ix_report_values_task_name", "task_id", "name"),)
+
+    report_pk: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"),
+        ForeignKey("reports.id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    name: Mapped[str] = mapped_column(String(48), primary_key=True)
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    round: Mapped[int] = mapped_column(Integer)
+    client_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    value: Mapped[float] = mapped_column(Float)
 
 
 class ArtifactRow(Base):

@@ -242,6 +242,7 @@ def _finish_round(
         "task_id": env.task_id,
         "round": round_number,
         "num_clients": recorder.clients.get(round_number, 0),
+        "num_failures": recorder.failures(round_number),
         "loss": _metric(evaluation, "eval_loss") or _metric(training, "val_loss"),
         "accuracy": _metric(evaluation, "eval_accuracy") or _metric(training, "val_accuracy"),
         "metrics": {k: float(v) for k, v in (evaluation or {}).items() if isinstance(v, (int, float))},

@@ -25,7 +25,8 @@ class RoundRecorder:
         self.model_version: Callable[[], int] = lambda: 0
         self._phases: dict[int, dict[str, float]] = defaultdict(lambda: defaultdict(float))
         self._started: dict[int, float] = {}
-        self.clients: dict[int, int] = {}
+        self.clients: dict[int, int] = {}  # replies aggregated per task round
+        self.asked: dict[int, int] = {}  # clients asked to train per task round
         self.train_metrics: dict[int, MetricRecord | None] = {}
         self.evaluate_metrics: dict[int, MetricRecord | None] = {}
 
@@ -43,6 +44,10 @@ class RoundRecorder:
         """Move the grid's accumulated reply wait into a phase of this round."""
         self.add(server_round, phase, self._grid.wait_seconds)
         self._grid.wait_seconds = 0.0
+
+    def failures(self, number: int) -> int:
+        """Clients asked to train that replied with an error or not at all (round timeout)."""
+        return max(0, self.asked.get(number, 0) - self.clients.get(number, 0))
 
     def timings(self, number: int) -> dict[str, float]:
         phases = dict(self._phases.get(number, {}))
@@ -80,6 +85,7 @@ def build_strategy(spec: TaskSpec, recorder: RoundRecorder) -> Any:
             started = time.perf_counter()
             messages = list(super().configure_train(server_round, arrays, config, grid))
             recorder.add(server_round, "configure", time.perf_counter() - started)
+            recorder.asked[recorder.task_round(server_round)] = len(messages)
             return messages
 
         def aggregate_train(

@@ -32,10 +32,16 @@ _REPORT: TypeAdapter[Report] = TypeAdapter(Report)
 
 class ReportService:
     def __init__(
-        self, sessions: sessionmaker[Session], on_stored: Callable[[Counter[str]], None] | None = None
+        self,
+        sessions: sessionmaker[Session],
+        on_stored: Callable[[Counter[str]], None] | None = None,
+        *,
+        extract_values: bool = True,
     ) -> None:
         self._sessions = sessions
         self._on_stored = on_stored  # told the new reports' kinds after each commit (metrics)
+        # Store each new report's numbers for the FL metrics (FEDOPS_METRICS_FL).
+        self._extract_values = extract_values
 
     def ingest(self, principal: Principal, reports: Sequence[Report]) -> IngestResult:
         """Store a batch whole or not at all; a report resent by its sender counts as a duplicate."""
@@ -52,7 +58,9 @@ class ReportService:
                 raise FedopsError(
                     ErrorCode.TASK_NOT_FOUND, f"task_id: no task with id {missing[0]!r}; nothing was stored"
                 )
-            stored = report_store.insert_reports(session, list(unique.values()))
+            stored = report_store.insert_reports(
+                session, list(unique.values()), extract_values=self._extract_values
+            )
         if self._on_stored is not None:
             self._on_stored(stored)
         accepted = stored.total()

@@ -53,6 +53,10 @@ class ObservedServer:
     fleet_address: str | None = None
     reason: str = ""
     pods: tuple[PodStatus, ...] = ()
+    # Restarts the backend counts for what runs now (the local supervisor's count, the sum
+    # of the pods' container restartCount); it starts again at 0 when that is replaced.
+    # None: not known from this reading.
+    restarts: int | None = None
     # When the backend was read, if not just now (a reconcile pass reads once for all
     # tasks): an older reading never overwrites a newer one.
     observed_at: datetime | None = None

@@ -30,10 +30,23 @@ def record_observation(task: TaskRow, server: ServerRow, observed: ObservedServe
     server.fleet_address = observed.fleet_address
     server.reason = "paused by the operator" if server.paused else observed.reason
     server.observed_at = observed.observed_at or utcnow()
+    _count_restarts(server, observed.restarts)
     if task.status == "provisioning" and ready:
         set_task_status(task, "ready", "")
     elif task.status == "ready" and not ready:
         set_task_status(task, "provisioning", server.reason)
+
+
+def _count_restarts(server: ServerRow, backend_count: int | None) -> None:
+    """Add the restarts since the last observation to the server's counter. The backend's
+    count starts again from 0 when what runs is replaced (a new supervisor, a new pod): a
+    count below the last one seen is then all new."""
+    if backend_count is None:
+        return
+    last = server.backend_restarts or 0
+    new = backend_count - last if backend_count >= last else backend_count
+    server.restarts = (server.restarts or 0) + new
+    server.backend_restarts = backend_count
 
 
 def is_not_older(observed: ObservedServer, server: ServerRow) -> bool:

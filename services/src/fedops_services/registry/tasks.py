@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,15 +13,40 @@ from fedops.api.schemas import RevisionsPublic, TaskPublic, TasksPublic
 from fedops.spec import TaskSpec
 from fedops_services.access import load_task
 from fedops_services.artifacts import ArtifactFiles
+from fedops_services.db.tables import utcnow
 from fedops_services.errors import ErrorCode, FedopsError
 from fedops_services.registry.reconciler import Reconciler
 from fedops_services.registry.views import revision_public, task_public
 from fedops_services.security import CredentialCache, Principal, Role, require_admin
+from fedops_services.store import servers as server_store
 from fedops_services.store import tasks as task_store
 
 __all__ = ["TaskService"]
 
 logger = logging.getLogger(__name__)
+
+# The run controller reads its task every second; its last-seen time is written at most
+# this often per task and process (the metric's resolution), not on every read.
+SERVER_SEEN_RESOLUTION_SECONDS = 5.0
+
+
+class _ServerSightings:
+    """When each task's FL server was last recorded as seen by this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recorded: dict[str, float] = {}
+
+    def due(self, task_id: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if (
+                now - self._recorded.get(task_id, -SERVER_SEEN_RESOLUTION_SECONDS)
+                < SERVER_SEEN_RESOLUTION_SECONDS
+            ):
+                return False
+            self._recorded[task_id] = now
+            return True
 
 
 class TaskService:
@@ -34,6 +61,7 @@ class TaskService:
         self._reconciler = reconciler
         self._credentials = credentials
         self._artifacts = artifacts
+        self._sightings = _ServerSightings()
 
     def create(self, principal: Principal, spec: TaskSpec) -> TaskPublic:
         require_admin(principal)
@@ -57,6 +85,13 @@ class TaskService:
             return TasksPublic(data=[task_public(r) for r in rows], count=count)
 
     def get(self, principal: Principal, task_id: str) -> TaskPublic:
+        """The task; when its FL server asks (the run controller does every second), the
+        server's last-seen time is recorded too."""
+        if principal.role is Role.SERVER and self._sightings.due(task_id):
+            with self._sessions.begin() as session:
+                public = task_public(load_task(session, principal, task_id, Role.SERVER))
+                server_store.record_server_seen(session, task_id, utcnow())
+                return public
         with self._sessions() as session:
             return task_public(load_task(session, principal, task_id, Role.CLIENT, Role.SERVER))
 

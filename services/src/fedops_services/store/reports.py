@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from fedops_services.db.tables import ReportRow
+from fedops_services.store.report_values import insert_values, value_rows
 
 __all__ = [
     "ClientRoundSummary",
@@ -25,11 +26,15 @@ __all__ = [
 _ROUND_KINDS = ("server_round", "client_round")
 
 
-def insert_reports(session: Session, rows: Sequence[dict[str, Any]]) -> Counter[str]:
+def insert_reports(
+    session: Session, rows: Sequence[dict[str, Any]], *, extract_values: bool = False
+) -> Counter[str]:
     """Insert rows, skipping (task, kind, sender, report_id) keys already stored; count the new ones by kind.
 
     One statement per call: ``ON CONFLICT DO NOTHING`` makes resends and concurrent
-    deliveries of the same report harmless without a read first.
+    deliveries of the same report harmless without a read first. With ``extract_values``,
+    the numbers of the rows actually inserted go to ``report_values`` in the same
+    transaction (for metrics), so a resend adds none.
     """
     if not rows:
         return Counter()
@@ -38,9 +43,18 @@ def insert_reports(session: Session, rows: Sequence[dict[str, Any]]) -> Counter[
     statement = (
         insert(ReportRow)
         .on_conflict_do_nothing(index_elements=["task_id", "kind", "sender", "report_id"])
-        .returning(ReportRow.kind)
+        .returning(ReportRow.id, ReportRow.task_id, ReportRow.kind, ReportRow.sender, ReportRow.report_id)
     )
-    return Counter(session.scalars(statement, list(rows)).all())
+    inserted = session.execute(statement, list(rows)).all()
+    if extract_values and inserted:
+        bodies = {(r["task_id"], r["kind"], r["sender"], r["report_id"]): r["body"] for r in rows}
+        values = [
+            value
+            for pk, task_id, kind, sender, report_id in inserted
+            for value in value_rows(pk, task_id, kind, bodies[(task_id, kind, sender, report_id)])
+        ]
+        insert_values(session, values)
+    return Counter(kind for _, _, kind, _, _ in inserted)
 
 
 def _filtered(

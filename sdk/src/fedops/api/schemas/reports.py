@@ -62,6 +62,12 @@ class ServerRoundReport(_ReportBase):
     kind: Literal["server_round"] = "server_round"
     round: int = Field(ge=0, le=DB_INT_MAX)
     num_clients: int = Field(default=0, ge=0, le=DB_INT_MAX)
+    num_failures: int | None = Field(
+        default=None,
+        ge=0,
+        le=DB_INT_MAX,
+        description="Clients asked to train that failed or did not reply in time (unset: not counted).",
+    )
     loss: float | None = None
     accuracy: float | None = None
     metrics: MetricMap = Field(default_factory=dict)
@@ -82,6 +88,9 @@ class ClientRoundReport(_ReportBase):
     metrics: MetricMap = Field(default_factory=dict)
     timings: ClientTimings = Field(default_factory=ClientTimings)
     global_model_version: int | None = Field(default=None, ge=0, le=DB_INT_MAX)
+    explanations_generated: int | None = Field(
+        default=None, ge=0, le=DB_INT_MAX, description="XAI images the client made this round."
+    )
 
 
 class SystemReport(_ReportBase):

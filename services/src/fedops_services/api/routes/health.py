@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from fedops.api.schemas import WhoAmI
@@ -31,6 +31,8 @@ def readyz(services: ServicesDep) -> dict[str, str]:
 
 
 @router.get("/metrics", operation_id="getMetrics", response_class=Response)
-def metrics(services: ServicesDep) -> Response:
-    """Prometheus text exposition (counts only, no identifiers of tasks or clients)."""
-    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+def metrics(request: Request, services: ServicesDep) -> Response:
+    """Prometheus text exposition: process, HTTP and ingest counters; the monitoring component
+    adds the FL metrics (labelled by task name; by client name only when enabled)."""
+    exposition = services.metrics.exposition(request.app.state.http_metrics)
+    return Response(exposition, media_type=CONTENT_TYPE_LATEST)

@@ -38,6 +38,7 @@ from fedops_services.provisioners.kubernetes.status import (
     exposure_note,
     is_ready,
     latest_warning,
+    restart_count,
     secret_missing,
     summarize,
 )
@@ -103,7 +104,8 @@ class KubernetesProvisioner(Provisioner):
         volume_phase = "Absent" if claim is None else claim.get("status", {}).get("phase") or "Pending"
         if current is None:
             return ObservedServer(exists=False, volume_phase=volume_phase, reason="no server deployed")
-        pods = self._pods(task_id)
+        alive = self._alive_pods(task_id)
+        pods = self._pods(alive)
         volume_warning = self._warning("PersistentVolumeClaim", name) if volume_phase == "Pending" else ""
         status = current.get("status", {})
         view = self._view()
@@ -121,6 +123,7 @@ class KubernetesProvisioner(Provisioner):
             fleet_address=address,
             reason=reason,
             pods=tuple(pods),
+            restarts=sum(restart_count(pod) for pod in alive),
         )
 
     def logs(self, task_id: str, tail: int) -> list[str]:
@@ -202,7 +205,7 @@ class KubernetesProvisioner(Provisioner):
         listed = self.api.list(kind, labels=self._fleet)
         return [item for item in listed if objects.belongs(item, self.settings)]
 
-    def _pods(self, task_id: str) -> list[PodStatus]:
+    def _alive_pods(self, task_id: str) -> list[Json]:
         view = self._view()
         listed = (
             view.pods.get(task_id, [])
@@ -211,7 +214,9 @@ class KubernetesProvisioner(Provisioner):
         )
         # Pods on their way out (scale-down, rollout) are not the server's state.
         alive = [pod for pod in listed if "deletionTimestamp" not in pod["metadata"]]
-        pods = sorted(alive, key=lambda pod: str(pod["metadata"]["name"]))
+        return sorted(alive, key=lambda pod: str(pod["metadata"]["name"]))
+
+    def _pods(self, pods: list[Json]) -> list[PodStatus]:
         return [
             describe_pod(pod, "" if is_ready(pod) else self._warning("Pod", pod["metadata"]["name"]))
             for pod in pods

@@ -16,7 +16,15 @@ from fedops.api.schemas import PodStatus
 from fedops_services.config import KubernetesSettings
 from fedops_services.provisioners.kubernetes.api import Json
 
-__all__ = ["describe_pod", "exposure_note", "is_ready", "latest_warning", "secret_missing", "summarize"]
+__all__ = [
+    "describe_pod",
+    "exposure_note",
+    "is_ready",
+    "latest_warning",
+    "restart_count",
+    "secret_missing",
+    "summarize",
+]
 
 _UNINFORMATIVE_WAITING = ("ContainerCreating", "PodInitializing")
 
@@ -24,6 +32,13 @@ _UNINFORMATIVE_WAITING = ("ContainerCreating", "PodInitializing")
 def is_ready(pod: Json) -> bool:
     conditions = pod.get("status", {}).get("conditions") or []
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def restart_count(pod: Json) -> int:
+    """How often the kubelet restarted the pod's containers (init containers included)."""
+    status = pod.get("status", {})
+    containers = [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+    return sum(int(container.get("restartCount") or 0) for container in containers)
 
 
 def describe_pod(pod: Json, warning: str) -> PodStatus:

@@ -107,17 +107,25 @@ class LocalProvisioner(Provisioner):
             reason = "paused (0 replicas)" if document["replicas"] == 0 else "server process is not running"
             return ObservedServer(exists=True, volume_phase=volume, fleet_address=address, reason=reason)
         status = _read_json(layout.status_file(task_dir)) or {}
+        counted = status.get("restarts")
+        restarts = counted if isinstance(counted, int) else None
         if status.get("state") == "backoff":
             wait = max(0.0, status.get("next_start_at", 0.0) - time.time())
             reason = f"{_last_exit(task_dir, status)}; restart {status.get('restarts')} in {wait:.0f} s"
-            return ObservedServer(exists=True, volume_phase=volume, fleet_address=address, reason=reason)
+            return ObservedServer(
+                exists=True, volume_phase=volume, fleet_address=address, reason=reason, restarts=restarts
+            )
         if status.get("state") != "running" or not _pid_alive(status.get("child_pid")):
             return ObservedServer(
-                exists=True, replicas=1, volume_phase=volume, fleet_address=address, reason="starting"
+                exists=True,
+                replicas=1,
+                volume_phase=volume,
+                fleet_address=address,
+                reason="starting",
+                restarts=restarts,
             )
         healthy, detail = self._health(document["port"])
         ready = 1 if healthy else 0
-        restarts = status.get("restarts", 0)
         reason = "running; health check passing" if healthy else f"running; not ready yet ({detail})"
         if restarts:  # why it had to be restarted matters while it is not ready again
             reason += f"; restarted {restarts} time(s)"
@@ -130,6 +138,7 @@ class LocalProvisioner(Provisioner):
             volume_phase=volume,
             fleet_address=address,
             reason=reason,
+            restarts=restarts,
         )
 
     def logs(self, task_id: str, tail: int) -> list[str]:
