@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-__all__ = ["CATALOG", "CLIENT_PHASES", "SERVER_PHASES", "Family", "family"]
+__all__ = ["CATALOG", "CLIENT_PHASES", "SERVER_PHASES", "Family", "catalog_markdown", "family"]
 
 MetricType = Literal["counter", "gauge", "histogram"]
 Source = Literal["database", "process", "http"]
@@ -87,7 +87,7 @@ CATALOG: tuple[Family, ...] = (
         ("task",),
         "Wall time of each completed round, as the FL server measured it.",
         "database",
-        "~14",
+        "17 (14 buckets + Inf, sum, count)",
     ),
     Family(
         "fedops_round_duration_median_seconds",
@@ -103,7 +103,7 @@ CATALOG: tuple[Family, ...] = (
         ("task", "phase"),
         "Time the FL server spent per phase of each round (configure, wait, aggregate, evaluate).",
         "database",
-        "~56",
+        "4 x 17",
     ),
     Family(
         "fedops_round_participants",
@@ -166,7 +166,7 @@ CATALOG: tuple[Family, ...] = (
         "fedops_model_metric",
         "gauge",
         ("task", "metric"),
-        "The task's own numeric metrics of the last completed round (at most 20 per task).",
+        "The task's own numeric metrics of the last completed round (the first 20 by name).",
         "database",
         "<=20",
     ),
@@ -194,7 +194,7 @@ CATALOG: tuple[Family, ...] = (
         ("task", "phase"),
         "Time clients spent per phase of each round (wait, load, train, evaluate, xai, upload).",
         "database",
-        "~84",
+        "6 x 17",
     ),
     Family(
         "fedops_client_examples_trained_total",
@@ -241,9 +241,10 @@ CATALOG: tuple[Family, ...] = (
         "fedops_xai_faithfulness",
         "histogram",
         ("task",),
-        "Faithfulness score of each stored explanation image.",
+        "Faithfulness score of each stored explanation image (change of the class's raw output "
+        "when the input is multiplied by its map; can be negative).",
         "database",
-        "~14",
+        "16 (13 buckets + Inf, sum, count)",
     ),
     # --- FL servers ----------------------------------------------------------------------
     Family(
@@ -323,3 +324,16 @@ def family(name: str) -> Family:
         if entry.name == name:
             return entry
     raise KeyError(f"{name} is not in the metric catalog")
+
+
+def catalog_markdown() -> str:
+    """The README's metric table: one row per family, in catalog order."""
+    rows = [
+        "| metric | type | labels | meaning | series (per task unless noted) |",
+        "|---|---|---|---|---|",
+    ]
+    for entry in CATALOG:
+        labels = ", ".join(f"`{label}`" for label in entry.labels) or "-"
+        meaning = entry.help + (" Only with `FEDOPS_METRICS_PER_CLIENT`." if entry.per_client else "")
+        rows.append(f"| `{entry.name}` | {entry.type} | {labels} | {meaning} | {entry.cardinality} |")
+    return "\n".join(rows) + "\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.samples import Sample
 from prometheus_client.utils import floatToGoString
 
 from fedops_services.metrics.catalog import family
@@ -54,7 +55,15 @@ def add_histogram(
     buckets = [(_bound(bound), float(n)) for bound, n in zip(bounds, cumulative, strict=True)]
     count = counts.count if counts is not None else 0
     buckets.append(("+Inf", float(count)))
-    target.add_metric(list(labels), buckets, sum_value=counts.total if counts is not None else 0.0)
+    total = counts.total if counts is not None else 0.0
+    target.add_metric(list(labels), buckets, sum_value=total)
+    if bounds[0] < 0:
+        # prometheus_client leaves out _count and _sum when a bucket is negative (OpenMetrics
+        # wants a monotonic _sum); the text format has both, and the count is monotonic. The
+        # sum of scores that may be negative can fall: divide it by the count, never rate() it.
+        series = dict(zip(target._labelnames, labels, strict=True))
+        target.samples.append(Sample(target.name + "_count", series, float(count)))
+        target.samples.append(Sample(target.name + "_sum", series, total))
 
 
 def _bound(bound: float) -> str:
