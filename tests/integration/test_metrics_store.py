@@ -1,0 +1,105 @@
+"""The metrics' store functions and the report_values backfill, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import Engine, insert, select
+
+from fedops_services.db import autocommit_reads, make_engine, make_session_factory
+from fedops_services.db.tables import ReportRow, ReportValueRow, TaskRow, utcnow
+from fedops_services.store import clients as client_store
+from fedops_services.store import metrics as metric_store
+from fedops_services.store import reports as report_store
+from fedops_services.store import tasks as task_store
+from tests.integration.test_migrations import _alembic
+
+BEFORE_REPORT_VALUES = "c5d1a7e3b9f0"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+def _server_body(task_id: str, round_number: int, total: float) -> dict[str, object]:
+    return {
+        "kind": "server_round", "report_id": f"s{round_number}", "task_id": task_id, "round": round_number,
+        "num_clients": 2, "timings": {"wait": total / 2, "total": total},
+    }  # fmt: skip
+
+
+def _row(task_id: str, body: dict[str, object]) -> dict[str, object]:
+    return {
+        "task_id": task_id, "report_id": body["report_id"], "kind": body["kind"], "sender": "server",
+        "round": body["round"], "client_id": None, "body": body, "received_at": utcnow(),
+    }  # fmt: skip
+
+
+def test_values_are_extracted_once_and_bucketed_by_the_database(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        task_id = task_store.insert_task(session, "t", {"name": "t", "rounds": 3}).id
+    rows = [_row(task_id, _server_body(task_id, number, total)) for number, total in ((1, 0.4), (2, 7.0))]
+    for _ in range(2):  # the second insert is a resend
+        with sessions.begin() as session:
+            report_store.insert_reports(session, rows, extract_values=True)
+
+    with autocommit_reads(engine).connect() as connection:
+        histograms = metric_store.value_histograms(connection, ["round_seconds"], [0.5, 5.0, 10.0])
+        progress = metric_store.round_progress(connection)
+
+    assert histograms[(task_id, "round_seconds")] == metric_store.Histogram((1, 1, 2), 2, 7.4)
+    assert progress[task_id].completed == 2 and progress[task_id].last_round == 2
+
+
+def test_recent_clients_keeps_those_heard_from_last(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    now = utcnow()
+    with sessions.begin() as session:
+        task_id = task_store.insert_task(session, "t", {"name": "t"}).id
+        for name, seen in (("never", None), ("old", now - timedelta(hours=1)), ("new", now), ("b-new", now)):
+            client = client_store.insert_client(
+                session,
+                task_id,
+                name=name,
+                hostname="",
+                credential_hash=name.ljust(64, "0"),
+                node_public_key=None,
+            )
+            client.last_heartbeat_at = seen
+
+    with autocommit_reads(engine).connect() as connection:
+        kept = metric_store.recent_clients(connection, per_task=3)
+
+    assert [client.name for client in kept] == ["b-new", "new", "old"]
+
+
+def test_the_migration_backfills_reports_stored_before_it(database_url: str) -> None:
+    assert _alembic(database_url, "downgrade", BEFORE_REPORT_VALUES).returncode == 0
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:  # only tables and columns that existed before
+            connection.execute(
+                insert(TaskRow).values(
+                    id="t1", name="t", status="running", status_reason="", revision=1, spec={},
+                    created_at=utcnow(), updated_at=utcnow(),
+                )
+            )  # fmt: skip
+            connection.execute(insert(ReportRow), [_row("t1", _server_body("t1", 1, 3.0))])
+
+        upgraded = _alembic(database_url, "upgrade", "head")
+        assert upgraded.returncode == 0, upgraded.stderr
+
+        with engine.connect() as connection:
+            query = select(ReportValueRow.name, ReportValueRow.value).where(ReportValueRow.task_id == "t1")
+            values = dict(connection.execute(query).tuples().all())
+    finally:
+        engine.dispose()
+    assert values == {
+        "round_seconds": 3.0, "round_participants": 2.0, "server_phase_seconds:wait": 1.5,
+    }  # fmt: skip
