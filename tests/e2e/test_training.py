@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from fedops.api.schemas import ClientRoundReport
@@ -23,6 +24,7 @@ def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
     rounds = federation.api.monitoring.rounds(task.id).data
     assert [r.round for r in rounds] == [1, 2]
     assert all(r.server is not None and r.server.accuracy is not None for r in rounds)
+    assert [r.server.num_failures for r in rounds if r.server is not None] == [0, 0]
 
     # Reports and images are delivered in the background: eventually, all of them.
     def all_reported() -> bool:
@@ -37,6 +39,10 @@ def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
     assert len(images) == 4 and all(labels == {str(c) for c in range(10)} for labels in images.values())
     reports = federation.api.monitoring.reports(task.id, kind="client_round").data
     assert len(reports) == 4 and isinstance(reports[0], ClientRoundReport)
+    assert all(isinstance(r, ClientRoundReport) and r.explanations_generated == 10 for r in reports)
+    # The run controller read its task from the registry: the server's last-seen time is on /metrics.
+    exposition = httpx.get(f"{federation.url}/metrics", timeout=30).text
+    assert f'fedops_flserver_last_seen_timestamp_seconds{{task="{task.name}"}}' in exposition
     timings = reports[0].timings
     assert None not in (
         timings.wait,

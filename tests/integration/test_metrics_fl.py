@@ -46,7 +46,8 @@ def monitored(settings: Settings) -> Iterator[TestClient]:
 def exposition(api: TestClient) -> str:
     response = api.get("/metrics")
     assert response.status_code == 200, response.text
-    return response.text
+    text: str = response.text
+    return text
 
 
 def samples(text: str) -> Samples:

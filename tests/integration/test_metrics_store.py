@@ -97,7 +97,7 @@ def test_the_migration_backfills_reports_stored_before_it(database_url: str) -> 
 
         with engine.connect() as connection:
             query = select(ReportValueRow.name, ReportValueRow.value).where(ReportValueRow.task_id == "t1")
-            values = dict(connection.execute(query).tuples().all())
+            values = {name: value for name, value in connection.execute(query)}
     finally:
         engine.dispose()
     assert values == {
