@@ -111,8 +111,9 @@ class ServerRow(Base):
     created_at: Mapped[datetime]
     # Restarts observed over the server's life (a counter), and the backend's own count
     # when last observed (a supervisor's or a pod's, which starts again from 0 when replaced).
-    restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    backend_restarts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Defaults only in the database: inserts written against older schemas stay valid.
+    restarts: Mapped[int] = mapped_column(Integer, server_default="0")
+    backend_restarts: Mapped[int] = mapped_column(Integer, server_default="0")
     # When the server's run controller last reached the registry.
     last_seen_at: Mapped[datetime | None]
 
