@@ -11,6 +11,10 @@ CACHE_DIR ?= $(HOME)/.cache/fedops
 ENV_KEY := $(shell sha256sum requirements/lock.txt | cut -c1-12)
 DEPS ?= $(CACHE_DIR)/deps-$(ENV_KEY)
 VENV ?= $(CURDIR)/.venv
+# TypeScript and @grafana/schema for the dashboards' type check, keyed by their lock file.
+JS_KEY := $(shell sha256sum tooling/observability/package-lock.json | cut -c1-12)
+JS_TOOLS ?= $(CACHE_DIR)/js-$(JS_KEY)
+export FEDOPS_JS_TOOLS := $(JS_TOOLS)
 BIN := $(VENV)/bin
 export FLWR_TELEMETRY_ENABLED := 0
 export PATH := $(BIN):$(PATH)
@@ -21,7 +25,7 @@ PORT ?= 8080
 PYTEST_ARGS ?=
 
 
-.PHONY: help install system-deps k8s-tools run up test pytest test-fast check lint format typecheck bench lock clean venv-bin
+.PHONY: help install system-deps js-tools k8s-tools run up test pytest test-fast check lint format typecheck bench lock clean venv-bin
 
 help:  ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -39,8 +43,18 @@ install: $(DEPS)/.complete  ## the shared third-party environment, then this clo
 	@# Cheap when .venv is already made for this clone and these packages.
 	$(DEPS)/bin/python scripts/clone_env.py --deps $(DEPS) --venv $(VENV)
 
-system-deps:  ## install the system packages tests use (PostgreSQL server binaries, Prometheus and promtool)
-	bash scripts/system-deps.sh postgresql prometheus
+system-deps:  ## install the system packages tests use (PostgreSQL server binaries, Prometheus and promtool, npm)
+	bash scripts/system-deps.sh postgresql prometheus npm
+
+# Installed like the Python environment: once per lock, outside the clone, never at test time.
+$(JS_TOOLS)/.complete:
+	rm -rf $(JS_TOOLS)
+	mkdir -p $(JS_TOOLS)
+	cp tooling/observability/package.json tooling/observability/package-lock.json $(JS_TOOLS)/
+	cd $(JS_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+js-tools: $(JS_TOOLS)/.complete  ## TypeScript and @grafana/schema (pinned) for the dashboards' type check
 
 k8s-tools:  ## build (or reuse) the pinned Kubernetes test binaries; about 14 min the first time
 	bash scripts/k8s/build.sh
@@ -52,14 +66,14 @@ up: install  ## start the services alone (embedded default) on $(HOST):$(PORT)
 	$(BIN)/fedops up --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 test:  ## every test (real Postgres, real processes, a real Kubernetes control plane); ends with each phase's time
-	@MAKE="$(MAKE)" bash scripts/phases.sh install system-deps k8s-tools pytest
+	@MAKE="$(MAKE)" bash scripts/phases.sh install system-deps js-tools k8s-tools pytest
 
 pytest:  ## every test, without the set-up `make test` does first
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Minutes rather than most of an hour: no Kubernetes binaries, control plane or real Flower
 # federation (tests marked `slow` start real server processes; `kubernetes` need k8s-tools).
-test-fast: install system-deps  ## unit and integration tests that need neither Kubernetes nor real servers
+test-fast: install system-deps js-tools  ## unit and integration tests that need neither Kubernetes nor real servers
 	$(BIN)/pytest tests/unit tests/integration -m "not slow and not kubernetes" $(PYTEST_ARGS)
 
 lint:  ## ruff lint and format check; the import contracts of .importlinter (which package may import which)

@@ -4,6 +4,7 @@
 #   wrk         HTTP load generator for the benchmarks
 #   prometheus  a real Prometheus and promtool for the metric, rule and dashboard tests
 #               (installed without starting its service: the tests run it themselves)
+#   npm         Node.js and npm, for `make js-tools` (the dashboards' TypeScript type check)
 set -euo pipefail
 
 missing=()
@@ -12,6 +13,7 @@ for need in "$@"; do
     postgresql) ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) ;;
     wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
     prometheus) command -v promtool >/dev/null 2>&1 || missing+=(prometheus) ;;
+    npm) command -v npm >/dev/null 2>&1 || missing+=(npm) ;;
     *) echo "unknown system dependency: $need" >&2; exit 2 ;;
   esac
 done

@@ -114,17 +114,32 @@ def test_service_monitor_and_dashboard(helm: str) -> None:
     assert monitor["spec"]["endpoints"] == [endpoint]
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["fedops"]}
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
-    dashboard = find(objects, "ConfigMap", "fedops-dashboard")  # its JSON: tests/unit/test_chart_render.py
+    # The generated dashboards and rules (tests/unit/test_dashboards.py, test_alert_rules.py).
+    dashboard = find(objects, "ConfigMap", "fedops-dashboard")
     assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
-    assert json.loads(dashboard["data"]["fedops.json"]) == json.loads(
-        (CHART / "dashboards" / "fedops.json").read_text()
-    )
+    generated = sorted((CHART / "files" / "dashboards").glob("*.json"))
+    assert [path.name for path in generated] == ["client.json", "overview.json", "task.json"]
+    assert {key: json.loads(text) for key, text in dashboard["data"].items()} == {
+        f"fedops-{path.name}": json.loads(path.read_text()) for path in generated
+    }
+    rule = find(objects, "PrometheusRule", "fedops")
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["metadata"]["labels"]["release"] == "prometheus"
+    assert rule["spec"] == yaml.safe_load((CHART / "files" / "rules" / "fedops-alerts.yml").read_text())
+    assert len(rule["spec"]["groups"][0]["rules"]) == 7
+
+
+def test_monitoring_objects_are_off_by_default(helm: str) -> None:
+    kinds = {o["kind"] for o in render(helm)}
+    assert not kinds & {"ServiceMonitor", "PrometheusRule"}
+    assert "fedops-dashboard" not in {o["metadata"]["name"] for o in render(helm) if o["kind"] == "ConfigMap"}
 
 
 @pytest.mark.parametrize(
     ("setting", "message"),
     [
         ("registry.replicas=2", "at '/registry': additional properties 'replicas' not allowed"),
+        ("prometheusRule.enable=true", "at '/prometheusRule': additional properties 'enable' not allowed"),
         ("provisioner.serviceType=Nodeport", "value must be one of 'ClusterIP', 'NodePort', 'LoadBalancer'"),
         # Exposures edge machines could not use: an address they can reach is required.
         ("provisioner.serviceType=ClusterIP", "fleetAddress"),

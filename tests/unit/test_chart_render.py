@@ -1,4 +1,4 @@
-"""Files of the Helm chart that need no helm: values and schema, dashboard, helm test script.
+"""Files of the Helm chart that need no helm: values and schema, helm test script.
 
 Rendering, linting and installing the chart are in tests/kubernetes/test_chart.py.
 """
@@ -20,7 +20,6 @@ import yaml
 from tests.support.stack import FedopsStack
 
 CHART = Path(__file__).resolve().parents[2] / "charts" / "fedops"
-EXPORTED_METRICS = {"fedops_tasks", "fedops_clients_online", "fedops_reports_ingested_total"}
 
 
 def _schema() -> dict[str, Any]:
@@ -76,14 +75,15 @@ def test_every_value_is_commented() -> None:
         open_blocks.append((indent, commented))
 
 
-def test_dashboard_queries_the_exported_metrics() -> None:
-    dashboard = json.loads((CHART / "dashboards" / "fedops.json").read_text())
-    expressions = " ".join(target["expr"] for panel in dashboard["panels"] for target in panel["targets"])
-    metrics = set(re.findall(r"\b((?:fedops|process)_[a-z_]+)\b", expressions))
-    assert {metric for metric in metrics if metric.startswith("fedops_")} == EXPORTED_METRICS
-    assert all(panel["datasource"]["uid"] == "${datasource}" for panel in dashboard["panels"])
-    assert len({panel["id"] for panel in dashboard["panels"]}) == len(dashboard["panels"])
-    assert [variable["name"] for variable in dashboard["templating"]["list"]] == ["datasource", "namespace"]
+def test_monitoring_extras_are_off_by_default_and_take_extra_labels() -> None:
+    # The dashboards and rules themselves: tests/unit/test_dashboards.py, test_alert_rules.py.
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert values["dashboard"]["enabled"] is values["prometheusRule"]["enabled"] is False
+    values["prometheusRule"] = {"enabled": True, "labels": {"release": "prometheus"}}
+    jsonschema.validate(values, _schema())
+    values["prometheusRule"]["groups"] = []  # the groups come from the chart's rule file only
+    with pytest.raises(jsonschema.ValidationError, match="'groups' was unexpected"):
+        jsonschema.validate(values, _schema())
 
 
 @pytest.mark.slow
