@@ -58,7 +58,8 @@ def observability(root: Path) -> dict[str, Any]:
     if cluster is not None:
         cluster.start()
     try:
-        return bench_observability(root / "observability", _database(cluster))
+        data = cluster.data if cluster is not None else None
+        return bench_observability(root / "observability", _database(cluster), data)
     finally:
         if cluster is not None:
             cluster.stop()

@@ -11,9 +11,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +34,7 @@ from tooling.local_federation import kill_supervisors
 
 __all__ = ["bench_observability", "database_named"]
 
-RUNS = 5
+RUNS = 7
 BATCH_SIZE = 500
 BATCHES = 10
 TASKS = 100
@@ -124,46 +127,122 @@ def _populate(url: str) -> None:
             http.post("/api/v1/monitoring/reports/batch", json={"reports": reports}).raise_for_status()
 
 
+# --- CPU time: what a loaded, shared machine does not blur ------------------------------------
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str]:
+    """Fields of /proc/<pid>/stat after the command name (state first)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _cpu_seconds(fields: list[str], *, children: bool) -> float:
+    # utime, stime (and the reaped children's cutime, cstime) in clock ticks.
+    ticks = sum(int(v) for v in fields[11 : 15 if children else 13])
+    return ticks / _TICKS
+
+
+def _processes() -> Iterator[tuple[int, list[str]]]:
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                yield int(entry.name), _stat(int(entry.name))
+
+
+def stack_cpu_seconds(stack: FedopsStack) -> float:
+    """CPU time of the `fedops up` process group (its own process group, started by the stack)."""
+    assert stack.process is not None
+    group = str(stack.process.pid)
+    return sum(_cpu_seconds(fields, children=True) for _, fields in _processes() if fields[2] == group)
+
+
+def postgres_cpu_seconds(data_dir: Path | None) -> float:
+    """CPU time of the cluster: the postmaster, its live backends, and the ones it reaped."""
+    if data_dir is None:
+        return 0.0
+    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    total = _cpu_seconds(_stat(postmaster), children=True)
+    return total + sum(
+        _cpu_seconds(fields, children=False) for _, fields in _processes() if fields[1] == str(postmaster)
+    )
+
+
+@dataclass
+class Costs:
+    """One side's runs: records per second, and CPU seconds per 1,000 records."""
+
+    rates: list[float] = field(default_factory=list)
+    services_cpu: list[float] = field(default_factory=list)
+    postgres_cpu: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "records_per_second": median(self.rates),
+            "services_cpu_seconds_per_1000": median(self.services_cpu),
+            "postgres_cpu_seconds_per_1000": median(self.postgres_cpu),
+            "runs": {
+                "rates": self.rates,
+                "services_cpu": self.services_cpu,
+                "postgres_cpu": self.postgres_cpu,
+            },
+        }
+
+
 # --- ingest: FL metrics on vs off ----------------------------------------------------------------
 
 
-def _ingest_run(url: str, task_id: str, client_id: str, credential: str) -> float:
-    """Records per second of BATCHES batches of BATCH_SIZE client reports."""
+def _ingest_run(
+    stack: FedopsStack, postgres: Path | None, target: tuple[str, str, str], costs: Costs
+) -> None:
+    """BATCHES batches of BATCH_SIZE client reports; their rate and CPU time into ``costs``."""
+    task_id, client_id, credential = target
     payloads = [
         [_client_report(task_id, client_id, (batch * BATCH_SIZE + i) % 1000) for i in range(BATCH_SIZE)]
         for batch in range(BATCHES)
     ]
-    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {credential}"}, timeout=120) as http:
+    records = BATCH_SIZE * BATCHES
+    auth = {"Authorization": f"Bearer {credential}"}
+    with httpx.Client(base_url=stack.url, headers=auth, timeout=120) as http:
+        services, database = stack_cpu_seconds(stack), postgres_cpu_seconds(postgres)
         started = time.perf_counter()
         for payload in payloads:
             http.post("/api/v1/monitoring/reports/batch", json={"reports": payload}).raise_for_status()
-        return BATCH_SIZE * BATCHES / (time.perf_counter() - started)
+        costs.rates.append(records / (time.perf_counter() - started))
+        costs.services_cpu.append((stack_cpu_seconds(stack) - services) * 1000 / records)
+        costs.postgres_cpu.append((postgres_cpu_seconds(postgres) - database) * 1000 / records)
 
 
-def _ingest_target(stack: FedopsStack) -> Callable[[], float]:
+def _ingest_target(stack: FedopsStack) -> tuple[str, str, str]:
+    """A task and an enrolled client to report for: (task id, client id, credential)."""
     with FedopsClient(stack.url, ADMIN_TOKEN) as admin:
         task = admin.registry.create_task(TaskSpec(name=f"ingest-{uuid.uuid4().hex[:8]}"))
         token = admin.registry.create_enrollment_token(task.id).token
     with FedopsClient(stack.url, token) as enrolling:
         client = enrolling.registry.enroll(task.id, EnrollmentRequest(name="bench-client"))
-    return lambda: _ingest_run(stack.url, task.id, client.client_id, client.credential)
+    return task.id, client.client_id, client.credential
 
 
-def bench_ingest_metrics(on: FedopsStack, off: FedopsStack) -> dict[str, Any]:
-    ingest_on, ingest_off = _ingest_target(on), _ingest_target(off)
-    ingest_on(), ingest_off()  # warm-up
-    with_metrics, without = [], []
-    for _ in range(RUNS):  # interleaved, so drift affects both sides alike
-        without.append(ingest_off())
-        with_metrics.append(ingest_on())
-    ratio = median(with_metrics) / median(without)
+def bench_ingest_metrics(on: FedopsStack, off: FedopsStack, postgres: Path | None) -> dict[str, Any]:
+    sides = [(off, _ingest_target(off), Costs()), (on, _ingest_target(on), Costs())]
+    for stack, target, _ in sides:
+        _ingest_run(stack, postgres, target, Costs())  # warm-up
+    for run in range(RUNS):  # interleaved, alternating who goes first: drift affects both alike
+        for stack, target, costs in sides if run % 2 == 0 else sides[::-1]:
+            _ingest_run(stack, postgres, target, costs)
+    without, with_metrics = sides[0][2].summary(), sides[1][2].summary()
+    rate_ratio = with_metrics["records_per_second"] / without["records_per_second"]
+
+    def cpu(summary: dict[str, Any]) -> float:
+        return float(summary["services_cpu_seconds_per_1000"] + summary["postgres_cpu_seconds_per_1000"])
+
     return {
         "batch_size": BATCH_SIZE,
-        "metrics_on_records_per_second": median(with_metrics),
-        "metrics_off_records_per_second": median(without),
-        "ratio_on_over_off": ratio,
-        "cost": 1 - ratio,
-        "runs": {"on": with_metrics, "off": without},
+        "on": with_metrics,
+        "off": without,
+        "ratio_on_over_off": rate_ratio,
+        "cost": 1 - rate_ratio,
+        "cpu_ratio_on_over_off": cpu(with_metrics) / cpu(without),
     }
 
 
@@ -183,9 +262,16 @@ def _durations_ms(url: str, count: int = SCRAPES) -> tuple[list[float], int]:
     return durations, size
 
 
-def _scrape(stack: FedopsStack) -> dict[str, Any]:
+def _scrape(stack: FedopsStack, postgres: Path | None) -> dict[str, Any]:
+    def cpu() -> float:
+        return stack_cpu_seconds(stack) + postgres_cpu_seconds(postgres)
+
+    before = cpu()
     metrics, size = _durations_ms(f"{stack.url}/metrics")
+    metrics_cpu = cpu() - before
+    before = cpu()
     healthz, _ = _durations_ms(f"{stack.url}/healthz")
+    healthz_cpu = cpu() - before
     series = sum(
         1 for line in httpx.get(f"{stack.url}/metrics").text.splitlines() if line and not line.startswith("#")
     )
@@ -194,18 +280,23 @@ def _scrape(stack: FedopsStack) -> dict[str, Any]:
         "metrics_max_ms": max(metrics),
         "healthz_median_ms": median(healthz),
         "ratio_over_healthz": median(metrics) / median(healthz),
+        # Services and PostgreSQL together, per request (the warm-up request included in the sum).
+        "metrics_cpu_ms": metrics_cpu * 1000 / (SCRAPES + 1),
+        "healthz_cpu_ms": healthz_cpu * 1000 / (SCRAPES + 1),
         "bytes": size,
         "series": series,
     }
 
 
-def bench_observability(root: Path, cluster_url: str) -> dict[str, Any]:
+def bench_observability(root: Path, cluster_url: str, postgres_data: Path | None) -> dict[str, Any]:
+    """``postgres_data``: the cluster's data directory, to count its CPU time (None: not counted)."""
     results: dict[str, Any] = {}
+    root.mkdir(parents=True, exist_ok=True)
     on = start_stack(root / "metrics-on", database_named(cluster_url, "ingest_on"))
     off = start_stack(root / "metrics-off", database_named(cluster_url, "ingest_off"), **FL_METRICS_OFF)
     try:
-        results["empty"] = _scrape(on)  # an empty installation: the scrape's floor
-        results["ingest"] = bench_ingest_metrics(on, off)
+        results["empty"] = _scrape(on, postgres_data)  # an empty installation: the scrape's floor
+        results["ingest"] = bench_ingest_metrics(on, off, postgres_data)
     finally:
         for stack, name in ((on, "metrics-on"), (off, "metrics-off")):
             stack.stop()
@@ -216,14 +307,16 @@ def bench_observability(root: Path, cluster_url: str) -> dict[str, Any]:
         started = time.perf_counter()
         _populate(populated.url)
         results["populate_seconds"] = time.perf_counter() - started
-        results["populated"] = _scrape(populated)
+        results["populated"] = _scrape(populated, postgres_data)
     finally:
         populated.stop()
+        kill_supervisors(root / "scrape" / "servers")
     per_client = start_stack(root / "scrape-per-client", scrape_database, **PER_CLIENT_ON)
     try:
-        results["populated_per_client"] = _scrape(per_client)
+        results["populated_per_client"] = _scrape(per_client, postgres_data)
     finally:
         per_client.stop()
+        kill_supervisors(root / "scrape-per-client" / "servers")
     results["tasks"], results["clients"] = TASKS, TASKS * CLIENTS_PER_TASK
     results["ratio_populated_over_empty"] = (
         results["populated"]["metrics_median_ms"] / results["empty"]["metrics_median_ms"]
@@ -235,12 +328,19 @@ def print_observability(results: dict[str, Any]) -> None:
     ingest = results["ingest"]
     print(f"\nreport ingest with the FL metrics on vs off (PostgreSQL, batches of {ingest['batch_size']}, "
           f"medians of {RUNS} interleaved runs)")  # fmt: skip
-    print(f"  metrics on:  {ingest['metrics_on_records_per_second']:.0f} records/s")
-    print(f"  metrics off: {ingest['metrics_off_records_per_second']:.0f} records/s (baseline)")
-    print(f"  on / off: {ingest['ratio_on_over_off']:.3f} (cost {ingest['cost']:.1%}; target <= 10%)")
+    print(f"{'':<26} {'records/s':>10} {'CPU s per 1,000: services':>26} {'PostgreSQL':>11}")
+    for key, label in (("on", "metrics on"), ("off", "metrics off (baseline)")):
+        side = ingest[key]
+        services, database = side["services_cpu_seconds_per_1000"], side["postgres_cpu_seconds_per_1000"]
+        print(f"{label:<26} {side['records_per_second']:>10.0f} {services:>26.3f} {database:>11.3f}")
+    print(
+        f"  on / off, records/s: {ingest['ratio_on_over_off']:.3f} (cost {ingest['cost']:.1%}; target <= 10%)"
+    )
+    print(f"  on / off, CPU per record: {ingest['cpu_ratio_on_over_off']:.3f} (steadier on a shared machine)")
     print(f"\nGET /metrics, {results['tasks']} tasks and {results['clients']} clients (medians of {SCRAPES})")
     print(
-        f"{'installation':<34} {'/metrics ms':>12} {'max ms':>8} {'/healthz ms':>12} {'series':>7} {'KiB':>7}"
+        f"{'installation':<34} {'/metrics ms':>12} {'max ms':>8} {'CPU ms':>7} {'/healthz ms':>12} "
+        f"{'CPU ms':>7} {'series':>7} {'KiB':>6}"
     )
     labels = {
         "empty": "empty",
@@ -251,7 +351,8 @@ def print_observability(results: dict[str, Any]) -> None:
         entry = results[key]
         print(
             f"{label:<34} {entry['metrics_median_ms']:>12.1f} {entry['metrics_max_ms']:>8.1f} "
-            f"{entry['healthz_median_ms']:>12.1f} {entry['series']:>7} {entry['bytes'] / 1024:>7.0f}"
+            f"{entry['metrics_cpu_ms']:>7.1f} {entry['healthz_median_ms']:>12.1f} "
+            f"{entry['healthz_cpu_ms']:>7.1f} {entry['series']:>7} {entry['bytes'] / 1024:>6.0f}"
         )
     print(f"  populated / empty: {results['ratio_populated_over_empty']:.1f}x; "
           f"populated / its /healthz: {results['populated']['ratio_over_healthz']:.1f}x")  # fmt: skip
