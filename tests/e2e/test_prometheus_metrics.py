@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fedops_services.metrics.catalog import CATALOG, Family
+from fedops_services.metrics.catalog import CATALOG, CLIENT_PHASES, SERVER_PHASES, Family
 from tests.e2e.conftest import mnist_task, run_task, start_federation
 from tests.support import grafana
 from tests.support.processes import wait_until
@@ -120,6 +120,23 @@ def test_every_catalogued_family_has_data_for_the_task(observed: Observed) -> No
 
     assert not missing, f"catalogued families without data for task {TASK}: {missing}"
     assert not wrong_labels, "\n".join(wrong_labels)
+
+
+def _values(observed: Observed, family: Family, label: str) -> set[str]:
+    name = _series_names(family)[0]
+    samples = observed.prometheus.query(f"last_over_time({name}{_selector(family)}[{observed.window()}s])")
+    return {sample["metric"].get(label, "") for sample in samples}
+
+
+def test_every_phase_and_both_clients_have_series(observed: Observed) -> None:
+    """Both clients reported every phase (XAI and upload included); the server every phase."""
+    for family in CATALOG:
+        if "phase" in family.labels:
+            # fedops_round_* are the FL server's phases; the others the clients'.
+            phases = SERVER_PHASES if family.name.startswith("fedops_round_") else CLIENT_PHASES
+            assert set(phases) <= _values(observed, family, "phase"), family.name
+        if "client" in family.labels:
+            assert len(_values(observed, family, "client")) == 2, family.name
 
 
 def test_nothing_outside_the_catalog_is_exported_and_types_match(observed: Observed) -> None:
