@@ -12,6 +12,7 @@ import json
 import re
 import subprocess
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,19 @@ def _provisioning(kind: str) -> list[dict[str, Any]]:
     return documents
 
 
+def _datasource_references(node: Any) -> Iterator[tuple[str, str]]:
+    """(type, uid) of every data source a dashboard names (panels, targets, variables)."""
+    if isinstance(node, dict):
+        reference = node.get("datasource")
+        if isinstance(reference, dict):
+            yield reference.get("type", ""), reference.get("uid", "")
+        for value in node.values():
+            yield from _datasource_references(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _datasource_references(value)
+
+
 def test_grafana_reads_prometheus_and_the_charts_dashboards() -> None:
     compose = _compose()
     (datasource,) = [entry for document in _provisioning("datasources") for entry in document["datasources"]]
@@ -116,6 +130,9 @@ def test_grafana_reads_prometheus_and_the_charts_dashboards() -> None:
     assert dashboards == REPO / "charts" / "fedops" / "files" / "dashboards"
     assert all(read_only for _, read_only in _bind_mounts("grafana").values())
     assert sorted(dashboards.glob("*.json")), f"no dashboards in {dashboards}"
+    for path in sorted(dashboards.glob("*.json")):  # each reaches the provisioned data source
+        references = set(_datasource_references(json.loads(path.read_text())))
+        assert references <= {("prometheus", "${datasource}"), ("prometheus", datasource["uid"])}, path.name
     assert re.search(
         r"\$\{GRAFANA_ADMIN_PASSWORD:\?",
         compose["services"]["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"],
