@@ -1,7 +1,7 @@
 """`make bench`: run every benchmark, print medians and ratios, write bench-results.json.
 
-`python -m bench control_plane`, `python -m bench kubernetes` or `python -m bench fl_runtime`
-runs one group.
+`python -m bench control_plane`, `python -m bench kubernetes`, `python -m bench fl_runtime` or
+`python -m bench observability` runs one group.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from bench.control_plane import bench_ingest, bench_poll, start_stack
 from bench.fl_rounds import bench_fedops, bench_flower_default, bench_legacy, bench_time_to_ready
 from bench.kubernetes import kubernetes_benchmarks
+from bench.observability import bench_observability, print_observability
 from bench.support import write_results
 from tests.support.postgres import ThrowawayPostgres
 from tooling.local_federation import kill_supervisors
@@ -49,6 +50,19 @@ def control_plane(root: Path) -> dict[str, Any]:
         if cluster is not None:
             cluster.stop()
     return results
+
+
+def observability(root: Path) -> dict[str, Any]:
+    """The metrics' cost: ingest with them on vs off, /metrics of a populated installation."""
+    cluster = None if os.environ.get("FEDOPS_BENCH_DATABASE_URL") else ThrowawayPostgres()
+    if cluster is not None:
+        cluster.start()
+    try:
+        data = cluster.data if cluster is not None else None
+        return bench_observability(root / "observability", _database(cluster), data)
+    finally:
+        if cluster is not None:
+            cluster.stop()
 
 
 def fl_runtime(root: Path) -> dict[str, Any]:
@@ -126,7 +140,7 @@ def _print(results: dict[str, Any]) -> None:
 def main() -> None:
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     with tempfile.TemporaryDirectory(prefix="fedops-bench-") as directory:
-        only = set(sys.argv[1:]) or {"control_plane", "kubernetes", "fl_runtime"}
+        only = set(sys.argv[1:]) or {"control_plane", "kubernetes", "fl_runtime", "observability"}
         results: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()}}
         if "control_plane" in only:
             results["control_plane"] = control_plane(Path(directory))
@@ -134,12 +148,16 @@ def main() -> None:
             results["kubernetes"] = kubernetes_benchmarks(Path(directory))
         if "fl_runtime" in only:
             results["fl_runtime"] = fl_runtime(Path(directory))
+        if "observability" in only:
+            results["observability"] = observability(Path(directory))
     if "control_plane" in results:
         _print(results["control_plane"])
     if "kubernetes" in results:
         _print_kubernetes(results["kubernetes"])
     if "fl_runtime" in results:
         _print_fl(results["fl_runtime"])
+    if "observability" in results:
+        print_observability(results["observability"])
     write_results(RESULTS, results)
     print(f"\nwrote {RESULTS.resolve()}")
 
