@@ -1,4 +1,4 @@
-"""The metrics' store functions and the report_values backfill, on SQLite and PostgreSQL."""
+"""The metrics' store functions and the backfill of the reports' value columns, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import Engine, insert, select
 
 from fedops_services.db import autocommit_reads, make_engine, make_session_factory
-from fedops_services.db.tables import ReportRow, ReportValueRow, TaskRow, utcnow
+from fedops_services.db.tables import ReportRow, TaskRow, utcnow
 from fedops_services.store import clients as client_store
 from fedops_services.store import metrics as metric_store
 from fedops_services.store import reports as report_store
 from fedops_services.store import tasks as task_store
+from fedops_services.store.report_values import KIND_OF, value_column
 from tests.integration.test_migrations import _alembic
 
 BEFORE_REPORT_VALUES = "c5d1a7e3b9f0"
@@ -96,8 +97,10 @@ def test_the_migration_backfills_reports_stored_before_it(database_url: str) -> 
         assert upgraded.returncode == 0, upgraded.stderr
 
         with engine.connect() as connection:
-            query = select(ReportValueRow.name, ReportValueRow.value).where(ReportValueRow.task_id == "t1")
-            values = {name: value for name, value in connection.execute(query)}
+            names = [name for name, kind in KIND_OF.items() if kind == "server_round"]
+            query = select(*(value_column(name) for name in names)).where(ReportRow.task_id == "t1")
+            stored = connection.execute(query).one()
+            values = {name: value for name, value in zip(names, stored, strict=True) if value is not None}
     finally:
         engine.dispose()
     assert values == {

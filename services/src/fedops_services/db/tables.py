@@ -30,7 +30,6 @@ __all__ = [
     "EnrollmentTokenRow",
     "ModelVersionRow",
     "ReportRow",
-    "ReportValueRow",
     "ServerRow",
     "TaskRevisionRow",
     "TaskRow",
@@ -185,29 +184,24 @@ class ReportRow(Base):
     client_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
     body: Mapped[dict[str, Any]]
     received_at: Mapped[datetime]
-
-
-class ReportValueRow(Base):
-    """A number of a round report, extracted when the report is first stored (resends add
-    none), so metrics aggregate typed rows instead of JSON bodies.
-
-    ``name`` is what it measures: ``round_seconds``, ``server_phase_seconds:wait``,
-    ``client_phase_seconds:train``, ``examples_trained``, ``explanations_generated``, ...
-    """
-
-    __tablename__ = "report_values"
-    __table_args__ = (Index("ix_report_values_task_name", "task_id", "name"),)
-
-    report_pk: Mapped[int] = mapped_column(
-        BigInteger().with_variant(Integer, "sqlite"),
-        ForeignKey("reports.id", ondelete="CASCADE"),
-        primary_key=True,
-    )
-    name: Mapped[str] = mapped_column(String(48), primary_key=True)
-    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
-    round: Mapped[int] = mapped_column(Integer)
-    client_id: Mapped[str | None] = mapped_column(String(ID_LENGTH))
-    value: Mapped[float] = mapped_column(Float)
+    # The body's numbers that metrics aggregate, extracted when the report is first
+    # stored (store/report_values.py); None where the report has no such number.
+    round_seconds: Mapped[float | None]
+    round_participants: Mapped[float | None]
+    round_failures: Mapped[float | None]
+    server_configure_seconds: Mapped[float | None]
+    server_wait_seconds: Mapped[float | None]
+    server_aggregate_seconds: Mapped[float | None]
+    server_evaluate_seconds: Mapped[float | None]
+    client_total_seconds: Mapped[float | None]
+    examples_trained: Mapped[float | None]
+    explanations_generated: Mapped[float | None]
+    client_wait_seconds: Mapped[float | None]
+    client_load_seconds: Mapped[float | None]
+    client_train_seconds: Mapped[float | None]
+    client_evaluate_seconds: Mapped[float | None]
+    client_xai_seconds: Mapped[float | None]
+    client_upload_seconds: Mapped[float | None]
 
 
 class ArtifactRow(Base):

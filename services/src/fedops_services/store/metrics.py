@@ -1,7 +1,7 @@
 """Scrape-time aggregates of what monitoring and the registry stored, for ``GET /metrics``.
 
 Each function is one GROUP BY query on a read connection over typed, indexed columns
-(the reports' task/kind/round, ``report_values``, clients, artifacts, servers), never
+(the reports' task/kind/round and value columns, clients, artifacts, servers), never
 over report bodies except the one latest server report per task. Derived from stored
 rows, every count is idempotent under resends and the same on every replica.
 """
@@ -14,10 +14,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, distinct, func, select
+from sqlalchemy import Connection, and_, case, distinct, func, or_, select
 
-from fedops_services.db.tables import ArtifactRow, ClientRow, ReportRow, ReportValueRow, ServerRow, TaskRow
-from fedops_services.store.report_values import CLIENT_PHASE_SECONDS, CLIENT_TOTAL_SECONDS
+from fedops_services.db.tables import ArtifactRow, ClientRow, ReportRow, ServerRow, TaskRow
+from fedops_services.store.report_values import (
+    CLIENT_PHASE_SECONDS,
+    CLIENT_TOTAL_SECONDS,
+    KIND_OF,
+    value_column,
+)
 
 __all__ = [
     "ArtifactStats",
@@ -99,42 +104,60 @@ class Histogram:
     total: float
 
 
+def _kinds(names: Sequence[str]) -> Any:
+    return ReportRow.kind.in_(sorted({KIND_OF[name] for name in names}))
+
+
 def value_histograms(
     connection: Connection, names: Sequence[str], bounds: Sequence[float]
 ) -> dict[tuple[str, str], Histogram]:
-    """Per (task, name): bucket counts of ``report_values`` (one SUM(CASE) per bound)."""
-    value = ReportValueRow.value
-    buckets = [func.sum(case((value <= bound, 1), else_=0)) for bound in bounds]
-    query = (
-        select(ReportValueRow.task_id, ReportValueRow.name, func.count(), func.sum(value), *buckets)
-        .where(ReportValueRow.name.in_(names))
-        .group_by(ReportValueRow.task_id, ReportValueRow.name)
-    )
-    return {
-        (task_id, name): Histogram(tuple(int(b or 0) for b in counts), int(count), float(total or 0.0))
-        for task_id, name, count, total, *counts in connection.execute(query)
-    }
+    """Per (task, name): bucket counts of the value column (one SUM(CASE) per bound), for
+    the tasks with at least one such value."""
+    if not names:
+        return {}
+    aggregates = []
+    for name in names:
+        value = value_column(name)
+        aggregates += [func.count(value), func.sum(value)]
+        aggregates += [func.sum(case((value <= bound, 1), else_=0)) for bound in bounds]
+    query = select(ReportRow.task_id, *aggregates).where(_kinds(names)).group_by(ReportRow.task_id)
+    width = 2 + len(bounds)
+    found: dict[tuple[str, str], Histogram] = {}
+    columns: list[Any]
+    for task_id, *columns in connection.execute(query):
+        for index, name in enumerate(names):
+            count, total, *counts = columns[index * width : (index + 1) * width]
+            if count:
+                found[(task_id, name)] = Histogram(
+                    tuple(int(b or 0) for b in counts), int(count), float(total or 0.0)
+                )
+    return found
 
 
 def value_sums(connection: Connection, names: Sequence[str]) -> dict[tuple[str, str], float]:
-    query = (
-        select(ReportValueRow.task_id, ReportValueRow.name, func.sum(ReportValueRow.value))
-        .where(ReportValueRow.name.in_(names))
-        .group_by(ReportValueRow.task_id, ReportValueRow.name)
-    )
-    return {(task_id, name): float(total or 0.0) for task_id, name, total in connection.execute(query)}
+    if not names:
+        return {}
+    sums = [func.sum(value_column(name)) for name in names]
+    query = select(ReportRow.task_id, *sums).where(_kinds(names)).group_by(ReportRow.task_id)
+    return {
+        (task_id, name): float(total)
+        for task_id, *totals in connection.execute(query)
+        for name, total in zip(names, totals, strict=True)
+        if total is not None
+    }
 
 
 def values_by_task(connection: Connection, name: str) -> dict[str, list[float]]:
     """Every value called ``name``, sorted, per task (for medians)."""
+    value = value_column(name)
     query = (
-        select(ReportValueRow.task_id, ReportValueRow.value)
-        .where(ReportValueRow.name == name)
-        .order_by(ReportValueRow.task_id, ReportValueRow.value)
+        select(ReportRow.task_id, value)
+        .where(ReportRow.kind == KIND_OF[name], value.is_not(None))
+        .order_by(ReportRow.task_id, value)
     )
     found: defaultdict[str, list[float]] = defaultdict(list)
-    for task_id, value in connection.execute(query):
-        found[task_id].append(float(value))
+    for task_id, number in connection.execute(query):
+        found[task_id].append(float(number or 0.0))  # never None: filtered above
     return dict(found)
 
 
@@ -163,14 +186,15 @@ def clients_in_current_round(connection: Connection) -> dict[str, int]:
 def client_totals_of_last_round(connection: Connection) -> dict[str, list[float]]:
     """Per task: the clients' total round times in the last completed round."""
     last = _last_server_rounds()
+    total = ReportRow.client_total_seconds
     query = (
-        select(ReportValueRow.task_id, ReportValueRow.value)
-        .join(last, and_(last.c.task_id == ReportValueRow.task_id, last.c.round == ReportValueRow.round))
-        .where(ReportValueRow.name == CLIENT_TOTAL_SECONDS)
+        select(ReportRow.task_id, total)
+        .join(last, and_(last.c.task_id == ReportRow.task_id, last.c.round == ReportRow.round))
+        .where(ReportRow.kind == "client_round", total.is_not(None))
     )
     found: defaultdict[str, list[float]] = defaultdict(list)
     for task_id, value in connection.execute(query):
-        found[task_id].append(float(value))
+        found[task_id].append(float(value or 0.0))  # never None: filtered above
     return dict(found)
 
 
@@ -273,20 +297,28 @@ def latest_client_phases(connection: Connection, client_ids: Sequence[str]) -> d
     """Per client: the phase times (and ``total``) of its last stored round report."""
     if not client_ids:
         return {}
-    is_phase = ReportValueRow.name.startswith(CLIENT_PHASE_SECONDS, autoescape=True)
-    is_timing = is_phase | (ReportValueRow.name == CLIENT_TOTAL_SECONDS)
+    names = [name for name, kind in KIND_OF.items() if kind == "client_round"]
+    timings = [
+        name for name in names if name == CLIENT_TOTAL_SECONDS or name.startswith(CLIENT_PHASE_SECONDS)
+    ]
     latest = (
-        select(func.max(ReportValueRow.report_pk))
-        .where(ReportValueRow.client_id.in_(client_ids), is_timing)
-        .group_by(ReportValueRow.client_id)
+        select(func.max(ReportRow.id))
+        .where(
+            ReportRow.kind == "client_round",
+            ReportRow.client_id.in_(client_ids),
+            or_(*(value_column(name).is_not(None) for name in timings)),
+        )
+        .group_by(ReportRow.client_id)
     )
-    query = select(ReportValueRow.client_id, ReportValueRow.name, ReportValueRow.value).where(
-        ReportValueRow.report_pk.in_(latest), is_timing
+    query = select(ReportRow.client_id, *(value_column(name) for name in timings)).where(
+        ReportRow.id.in_(latest)
     )
     found: defaultdict[str, dict[str, float]] = defaultdict(dict)
-    for client_id, name, value in connection.execute(query):
+    for client_id, *values in connection.execute(query):
         if client_id is None:
             continue
-        phase = "total" if name == CLIENT_TOTAL_SECONDS else name.removeprefix(CLIENT_PHASE_SECONDS)
-        found[client_id][phase] = float(value)
+        for name, value in zip(timings, values, strict=True):
+            if value is not None:
+                phase = "total" if name == CLIENT_TOTAL_SECONDS else name.removeprefix(CLIENT_PHASE_SECONDS)
+                found[client_id][phase] = float(value)
     return dict(found)

@@ -1,33 +1,35 @@
-"""The numbers of round reports as typed rows (``report_values``), for metrics.
+"""The numbers of round reports, as typed columns of the ``reports`` table, for metrics.
 
 A report's body is a JSON document; aggregating JSON fields over every report at every
 scrape would grow with the history. Instead the numbers metrics need are extracted once,
-when the report is first stored, in the same transaction: a resent report inserts no
-report row and so no values. The names are the contract between this extraction and
-the scrape-time aggregation in ``store/metrics.py``.
+when the report is first stored, into nullable columns of the same row: no extra row per
+report (extra rows cost ingest more than the 10% budget of metrics), and a resent report
+inserts nothing, so it adds nothing. The names are the contract between this extraction
+and the scrape-time aggregation in ``store/metrics.py``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute
 
-from fedops_services.db.tables import ReportValueRow
+from fedops_services.db.tables import ReportRow
 
 __all__ = [
     "CLIENT_PHASE_SECONDS",
     "CLIENT_TOTAL_SECONDS",
     "EXAMPLES_TRAINED",
     "EXPLANATIONS_GENERATED",
+    "KIND_OF",
     "ROUND_FAILURES",
     "ROUND_PARTICIPANTS",
     "ROUND_SECONDS",
     "SERVER_PHASE_SECONDS",
-    "insert_values",
-    "value_rows",
+    "VALUE_COLUMNS",
+    "column_values",
+    "value_column",
     "values_of",
 ]
 
@@ -42,6 +44,29 @@ EXPLANATIONS_GENERATED = "explanations_generated"
 
 _SERVER_PHASES = ("configure", "wait", "aggregate", "evaluate")
 _CLIENT_PHASES = ("wait", "load", "train", "evaluate", "xai", "upload")
+
+# Each value's column of ReportRow, and the kind of report that carries it.
+_COLUMN_OF: dict[str, str] = {
+    ROUND_SECONDS: "round_seconds",
+    ROUND_PARTICIPANTS: "round_participants",
+    ROUND_FAILURES: "round_failures",
+    **{SERVER_PHASE_SECONDS + phase: f"server_{phase}_seconds" for phase in _SERVER_PHASES},
+    CLIENT_TOTAL_SECONDS: "client_total_seconds",
+    EXAMPLES_TRAINED: "examples_trained",
+    EXPLANATIONS_GENERATED: "explanations_generated",
+    **{CLIENT_PHASE_SECONDS + phase: f"client_{phase}_seconds" for phase in _CLIENT_PHASES},
+}
+KIND_OF: dict[str, str] = {
+    name: "server_round" if column.startswith(("round_", "server_")) else "client_round"
+    for name, column in _COLUMN_OF.items()
+}
+VALUE_COLUMNS: tuple[str, ...] = tuple(_COLUMN_OF.values())
+
+
+def value_column(name: str) -> InstrumentedAttribute[float | None]:
+    """The ``reports`` column that holds the value called ``name``."""
+    column: InstrumentedAttribute[float | None] = getattr(ReportRow, _COLUMN_OF[name])
+    return column
 
 
 def _number(value: Any) -> float | None:
@@ -70,25 +95,30 @@ def values_of(kind: str, body: Mapping[str, Any]) -> dict[str, float]:
     return {name: value for name, value in found.items() if value is not None}
 
 
-def value_rows(report_pk: int, task_id: str, kind: str, body: Mapping[str, Any]) -> Iterable[dict[str, Any]]:
-    round_number = body.get("round")
-    if not isinstance(round_number, int):
-        return []
-    client_id = body.get("client_id")
-    return [
-        {
-            "report_pk": report_pk,
-            "name": name,
-            "task_id": task_id,
-            "round": round_number,
-            "client_id": client_id if isinstance(client_id, str) else None,
-            "value": value,
-        }
-        for name, value in values_of(kind, body).items()
-    ]
+# Per kind: (column, whether the number is in the body's timings, its field there).
+_SOURCES: dict[str, tuple[tuple[str, bool, str], ...]] = {
+    "server_round": (
+        ("round_seconds", True, "total"),
+        ("round_participants", False, "num_clients"),
+        ("round_failures", False, "num_failures"),
+        *((f"server_{phase}_seconds", True, phase) for phase in _SERVER_PHASES),
+    ),
+    "client_round": (
+        ("client_total_seconds", True, "total"),
+        ("examples_trained", False, "num_train_examples"),
+        ("explanations_generated", False, "explanations_generated"),
+        *((f"client_{phase}_seconds", True, phase) for phase in _CLIENT_PHASES),
+    ),
+}
 
 
-def insert_values(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert extracted values (rows of ``value_rows``) in one statement."""
-    if rows:
-        session.execute(insert(ReportValueRow), list(rows))
+def column_values(kind: str, body: Mapping[str, Any]) -> dict[str, float | None]:
+    """The value columns of a report of ``kind`` (None where the body has no such number),
+    the same keys for every report of a kind, as a multi-row insert needs. On the ingest
+    path, so one plain loop over the fields."""
+    given = body.get("timings")
+    timings: Mapping[str, Any] = given if isinstance(given, dict) else {}
+    values: dict[str, float | None] = {}
+    for column, in_timings, field in _SOURCES.get(kind, ()):
+        values[column] = _number((timings if in_timings else body).get(field))
+    return values

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import json
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, distinct, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Select, distinct, func, select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from fedops_services.db.tables import ReportRow
-from fedops_services.store.report_values import insert_values, value_rows
+from fedops_services.store.report_values import VALUE_COLUMNS, column_values
 
 __all__ = [
     "ClientRoundSummary",
@@ -33,28 +34,56 @@ def insert_reports(
 
     One statement per call: ``ON CONFLICT DO NOTHING`` makes resends and concurrent
     deliveries of the same report harmless without a read first. With ``extract_values``,
-    the numbers of the rows actually inserted go to ``report_values`` in the same
-    transaction (for metrics), so a resend adds none.
+    each row also carries its body's numbers in typed columns (for metrics): a resend
+    inserts nothing, so it adds none.
     """
     if not rows:
         return Counter()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if extract_values:
+        rows = [row | column_values(row["kind"], row["body"]) for row in rows]
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return Counter(_insert_postgresql(connection, rows))
+    # One statement per kind: a multi-row insert needs the same columns in every row.
+    by_kind: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_kind[row["kind"]].append(row)
     statement = (
-        insert(ReportRow)
+        sqlite.insert(ReportRow)
         .on_conflict_do_nothing(index_elements=["task_id", "kind", "sender", "report_id"])
-        .returning(ReportRow.id, ReportRow.task_id, ReportRow.kind, ReportRow.sender, ReportRow.report_id)
+        .returning(ReportRow.kind)
     )
-    inserted = session.execute(statement, list(rows)).all()
-    if extract_values and inserted:
-        bodies = {(r["task_id"], r["kind"], r["sender"], r["report_id"]): r["body"] for r in rows}
-        values = [
-            value
-            for pk, task_id, kind, sender, report_id in inserted
-            for value in value_rows(pk, task_id, kind, bodies[(task_id, kind, sender, report_id)])
-        ]
-        insert_values(session, values)
-    return Counter(kind for _, _, kind, _, _ in inserted)
+    return Counter(kind for same in by_kind.values() for (kind,) in connection.execute(statement, same))
+
+
+# PostgreSQL: each column is one array parameter, and unnest() turns the arrays back into
+# rows. The statement's text is the same for every batch size, so psycopg parses it once:
+# a VALUES list with a placeholder per row and column cost ~4 us per placeholder to parse,
+# which made the value columns cost ingest a third of its throughput.
+_ARRAY_TYPES = {
+    "task_id": "varchar[]",
+    "report_id": "varchar[]",
+    "kind": "varchar[]",
+    "sender": "varchar[]",
+    "round": "integer[]",
+    "client_id": "varchar[]",
+    "body": "jsonb[]",
+    "received_at": "timestamptz[]",
+    **{column: "double precision[]" for column in VALUE_COLUMNS},
+}
+
+
+def _insert_postgresql(connection: Connection, rows: Sequence[dict[str, Any]]) -> list[str]:
+    present = set().union(*rows)  # rows of different kinds carry different value columns
+    columns = [column for column in _ARRAY_TYPES if column in present]
+    arrays = ", ".join(f"%({column})s::{_ARRAY_TYPES[column]}" for column in columns)
+    statement = (
+        f"INSERT INTO reports ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - names from _ARRAY_TYPES
+        "ON CONFLICT (task_id, kind, sender, report_id) DO NOTHING RETURNING kind"
+    )
+    parameters: dict[str, list[Any]] = {column: [row.get(column) for row in rows] for column in columns}
+    parameters["body"] = [json.dumps(body) for body in parameters["body"]]
+    return [kind for (kind,) in connection.exec_driver_sql(statement, parameters)]
 
 
 def _filtered(
