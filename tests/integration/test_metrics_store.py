@@ -14,7 +14,7 @@ from fedops_services.store import clients as client_store
 from fedops_services.store import metrics as metric_store
 from fedops_services.store import reports as report_store
 from fedops_services.store import tasks as task_store
-from fedops_services.store.report_values import KIND_OF, value_column
+from fedops_services.store.report_values import KIND_OF, value_column, values_of
 from tests.integration.test_migrations import _alembic
 
 BEFORE_REPORT_VALUES = "c5d1a7e3b9f0"
@@ -56,6 +56,35 @@ def test_values_are_extracted_once_and_bucketed_by_the_database(engine: Engine) 
 
     assert histograms[(task_id, "round_seconds")] == metric_store.Histogram((1, 1, 2), 2, 7.4)
     assert progress[task_id].completed == 2 and progress[task_id].last_round == 2
+
+
+def test_every_database_extracts_the_same_values_as_the_python_rule(engine: Engine) -> None:
+    """PostgreSQL extracts the value columns in SQL, SQLite through ``column_values``: both
+    must store exactly what ``column_values`` says, odd bodies included."""
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        task_id = task_store.insert_task(session, "t", {"name": "t"}).id
+    bodies: list[dict[str, object]] = [
+        _server_body(task_id, 1, 3.0) | {"num_failures": 1},
+        {"kind": "server_round", "report_id": "odd", "task_id": task_id, "round": 2, "num_clients": True,
+         "timings": {"total": "3", "wait": 0}},
+        {"kind": "client_round", "report_id": "c1", "task_id": task_id, "round": 1, "client_id": "c",
+         "num_train_examples": 50, "explanations_generated": 10,
+         "timings": {"train": 1.5, "xai": 0.25, "total": 2, "upload": None}},
+        {"kind": "client_round", "report_id": "c2", "task_id": task_id, "round": 1, "client_id": "c"},
+        {"kind": "system", "report_id": "s", "task_id": task_id, "round": None, "cpu_percent": 5.0},
+    ]  # fmt: skip
+    with sessions.begin() as session:
+        report_store.insert_reports(session, [_row(task_id, body) for body in bodies], extract_values=True)
+
+    names = list(KIND_OF)
+    with engine.connect() as connection:
+        query = select(ReportRow.report_id, ReportRow.kind, ReportRow.body, *map(value_column, names))
+        stored = connection.execute(query.where(ReportRow.task_id == task_id)).all()
+    assert len(stored) == len(bodies)
+    for report_id, kind, body, *values in stored:
+        expected = {name: values_of(kind, body).get(name) for name in names}
+        assert dict(zip(names, values, strict=True)) == expected, report_id
 
 
 def test_recent_clients_keeps_those_heard_from_last(engine: Engine) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "VALUE_COLUMNS",
     "column_values",
     "value_column",
+    "value_sources",
     "values_of",
 ]
 
@@ -122,3 +123,13 @@ def column_values(kind: str, body: Mapping[str, Any]) -> dict[str, float | None]
     for column, in_timings, field in _SOURCES.get(kind, ()):
         values[column] = _number((timings if in_timings else body).get(field))
     return values
+
+
+def value_sources() -> list[tuple[str, str, tuple[str, ...]]]:
+    """(column, kind of report, JSON path of the number in its body) for every value
+    column: the same extraction, for a database that does it in SQL."""
+    return [
+        (column, kind, ("timings", field) if in_timings else (field,))
+        for kind, sources in _SOURCES.items()
+        for column, in_timings, field in sources
+    ]

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from fedops_services.db.tables import ReportRow
-from fedops_services.store.report_values import VALUE_COLUMNS, column_values
+from fedops_services.store.report_values import column_values, value_sources
 
 __all__ = [
     "ClientRoundSummary",
@@ -39,11 +39,11 @@ def insert_reports(
     """
     if not rows:
         return Counter()
-    if extract_values:
-        rows = [row | column_values(row["kind"], row["body"]) for row in rows]
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        return Counter(_insert_postgresql(connection, rows))
+        return Counter(_insert_postgresql(connection, rows, extract_values=extract_values))
+    if extract_values:
+        rows = [row | column_values(row["kind"], row["body"]) for row in rows]
     # One statement per kind: a multi-row insert needs the same columns in every row.
     by_kind: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
@@ -57,9 +57,10 @@ def insert_reports(
 
 
 # PostgreSQL: each column is one array parameter, and unnest() turns the arrays back into
-# rows. The statement's text is the same for every batch size, so psycopg parses it once:
-# a VALUES list with a placeholder per row and column cost ~4 us per placeholder to parse,
-# which made the value columns cost ingest a third of its throughput.
+# rows. The statement's text is the same for every batch size, so psycopg parses it once
+# (a VALUES list with a placeholder per row and column cost ~4 us per placeholder to
+# parse), and the value columns are extracted from the body in SQL, at no Python cost:
+# together they brought the FL metrics' ingest cost from 62% to the 10% budget.
 _ARRAY_TYPES = {
     "task_id": "varchar[]",
     "report_id": "varchar[]",
@@ -69,20 +70,43 @@ _ARRAY_TYPES = {
     "client_id": "varchar[]",
     "body": "jsonb[]",
     "received_at": "timestamptz[]",
-    **{column: "double precision[]" for column in VALUE_COLUMNS},
 }
 
 
-def _insert_postgresql(connection: Connection, rows: Sequence[dict[str, Any]]) -> list[str]:
-    present = set().union(*rows)  # rows of different kinds carry different value columns
-    columns = [column for column in _ARRAY_TYPES if column in present]
-    arrays = ", ".join(f"%({column})s::{_ARRAY_TYPES[column]}" for column in columns)
-    statement = (
-        f"INSERT INTO reports ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "  # noqa: S608 - names from _ARRAY_TYPES
+def _json_number(kind: str, path: tuple[str, ...]) -> str:
+    """SQL for report_values.column_values' rule: the number at ``path`` of a ``kind``
+    report's body, NULL when absent or not a number (booleans included)."""
+    pointer = "{" + ",".join(path) + "}"
+    return (
+        f"CASE WHEN r.kind = '{kind}' AND jsonb_typeof(r.body #> '{pointer}') = 'number'"
+        f" THEN (r.body #>> '{pointer}')::double precision END"
+    )
+
+
+def _postgresql_statement(*, extract_values: bool) -> str:
+    columns = list(_ARRAY_TYPES)
+    selected = [f"r.{column}" for column in columns]
+    if extract_values:
+        for column, kind, path in value_sources():
+            columns.append(column)
+            selected.append(_json_number(kind, path))
+    arrays = ", ".join(f"%({column})s::{array}" for column, array in _ARRAY_TYPES.items())
+    return (
+        f"INSERT INTO reports ({', '.join(columns)}) SELECT {', '.join(selected)} "  # noqa: S608 - fixed names
+        f"FROM unnest({arrays}) AS r({', '.join(_ARRAY_TYPES)}) "
         "ON CONFLICT (task_id, kind, sender, report_id) DO NOTHING RETURNING kind"
     )
-    parameters: dict[str, list[Any]] = {column: [row.get(column) for row in rows] for column in columns}
+
+
+_POSTGRESQL_INSERT = {extract: _postgresql_statement(extract_values=extract) for extract in (False, True)}
+
+
+def _insert_postgresql(
+    connection: Connection, rows: Sequence[dict[str, Any]], *, extract_values: bool
+) -> list[str]:
+    parameters: dict[str, list[Any]] = {column: [row[column] for row in rows] for column in _ARRAY_TYPES}
     parameters["body"] = [json.dumps(body) for body in parameters["body"]]
+    statement = _POSTGRESQL_INSERT[extract_values]
     return [kind for (kind,) in connection.exec_driver_sql(statement, parameters)]
 
 
