@@ -18,7 +18,6 @@ from alembic import op
 
 import fedops_services.db.tables
 from fedops_services.db.tables import Document
-from fedops_services.store.report_values import VALUE_COLUMNS, column_values
 
 revision: str = '33219fb040a4'
 down_revision: str | None = 'c5d1a7e3b9f0'
@@ -56,6 +55,36 @@ def upgrade() -> None:
 
 
 _BATCH = 1000
+
+# The extraction rule as of this revision, frozen here (store/report_values.py may change
+# later; an old upgrade must not): per kind, (column, in the body's timings?, field).
+_SERVER_PHASES = ("configure", "wait", "aggregate", "evaluate")
+_CLIENT_PHASES = ("wait", "load", "train", "evaluate", "xai", "upload")
+_SOURCES = {
+    "server_round": (
+        ("round_seconds", True, "total"),
+        ("round_participants", False, "num_clients"),
+        ("round_failures", False, "num_failures"),
+        *((f"server_{phase}_seconds", True, phase) for phase in _SERVER_PHASES),
+    ),
+    "client_round": (
+        ("client_total_seconds", True, "total"),
+        ("examples_trained", False, "num_train_examples"),
+        ("explanations_generated", False, "explanations_generated"),
+        *((f"client_{phase}_seconds", True, phase) for phase in _CLIENT_PHASES),
+    ),
+}
+VALUE_COLUMNS = tuple(column for sources in _SOURCES.values() for column, _, _ in sources)
+
+
+def column_values(kind, body):
+    timings = body.get("timings") if isinstance(body.get("timings"), dict) else {}
+    values = {}
+    for column, in_timings, field in _SOURCES.get(kind, ()):
+        value = (timings if in_timings else body).get(field)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        values[column] = float(value) if number else None
+    return values
 
 
 def _backfill_report_values() -> None:

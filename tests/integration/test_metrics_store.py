@@ -135,3 +135,18 @@ def test_the_migration_backfills_reports_stored_before_it(database_url: str) -> 
     assert values == {
         "round_seconds": 3.0, "round_participants": 2.0, "server_phase_seconds:wait": 1.5,
     }  # fmt: skip
+
+
+def test_a_late_report_of_an_older_round_does_not_turn_the_latest_back(engine: Engine) -> None:
+    sessions = make_session_factory(engine)
+    with sessions.begin() as session:
+        task_id = task_store.insert_task(session, "t", {"name": "t"}).id
+    for number in (2, 1):  # round 1's report arrives after round 2's (a spool catching up)
+        with sessions.begin() as session:
+            rows = [_row(task_id, _server_body(task_id, number, float(number)))]
+            report_store.insert_reports(session, rows, extract_values=True)
+
+    with autocommit_reads(engine).connect() as connection:
+        latest = metric_store.latest_server_reports(connection)
+
+    assert latest[task_id]["round"] == 2

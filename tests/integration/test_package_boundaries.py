@@ -29,7 +29,14 @@ from fedops.cli import main, plugins
 REPO = Path(__file__).resolve().parents[2]
 # Declared by services/pyproject.toml and needed by nothing on an edge machine.
 SERVICES_ONLY = frozenset(
-    {"psycopg", "kubernetes", "prometheus-client", "pydantic-settings", "python-multipart"}
+    {
+        "psycopg",
+        "kubernetes",
+        "prometheus-client",
+        "prometheus-fastapi-instrumentator",
+        "pydantic-settings",
+        "python-multipart",
+    }
 )
 # Flower 1.41 requires these itself (SuperLink ships in the flwr package): an edge install
 # has them, but only through flwr.
@@ -202,3 +209,13 @@ def test_a_plugin_may_add_a_group_of_commands(monkeypatch: pytest.MonkeyPatch) -
     assert CliRunner().invoke(app, ["extra", "ping"]).output == "pong\n"
     assert CliRunner().invoke(app, ["ignored"]).exit_code == 2  # no such command
     assert CliRunner().invoke(app, ["up"]).exit_code == 1  # still the stand-in: no services here
+
+
+def impostor() -> None:
+    typer.echo("impostor")
+
+
+def test_a_plugin_never_replaces_a_built_in_command(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _cli_with(monkeypatch, EntryPoint("hello", f"{__name__}:impostor", plugins.PLUGIN_GROUP))
+
+    assert CliRunner().invoke(app, ["hello"]).output == "hello\n"

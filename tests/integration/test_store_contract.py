@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fedops_services.db import autocommit_reads, make_engine, make_session_factory
 from fedops_services.db.tables import ServerRow, utcnow
 from fedops_services.store import clients as client_store
+from fedops_services.store import metrics as metric_store
 from fedops_services.store import models as model_store
 from fedops_services.store import reports as report_store
 from fedops_services.store import tasks as task_store
@@ -200,7 +201,8 @@ def test_online_clients_need_a_recent_heartbeat(sessions: sessionmaker[Session],
     _client(sessions, task_id, "never")  # enrolled, no heartbeat yet
 
     with reads.connect() as connection:
-        assert client_store.count_online_clients(connection, since=since) == 1
+        counts = metric_store.client_counts(connection, since=since)[task_id]
+    assert (counts.enrolled, counts.online) == (4, 1)
 
 
 def test_manager_poll_state(sessions: sessionmaker[Session], reads: Engine) -> None:

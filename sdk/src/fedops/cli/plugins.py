@@ -40,7 +40,14 @@ def add_plugin_commands(app: typer.Typer) -> None:
     """Add every installed ``fedops.cli`` entry point as a command (a function) or a group of
     commands (a ``typer.Typer``), and a stand-in for each expected one that is missing."""
     found: dict[str, EntryPoint] = {entry.name: entry for entry in entry_points(group=PLUGIN_GROUP)}
+    built_in = {group.name for group in app.registered_groups} | {
+        # typer names a command after its function when no name was given
+        command.name or (command.callback.__name__.replace("_", "-") if command.callback else None)
+        for command in app.registered_commands
+    }
     for name, entry in sorted(found.items()):
+        if name in built_in:  # a plugin adds commands; it never replaces `fedops task` & co.
+            continue
         try:
             command = entry.load()
         except Exception as exc:  # a broken plugin must not take `fedops task` down with it

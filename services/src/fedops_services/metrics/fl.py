@@ -12,12 +12,13 @@ import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Connection, Engine
 
+from fedops.api.schemas import TaskStatus
 from fedops_services.db.tables import utcnow
 from fedops_services.metrics.catalog import CLIENT_PHASES, SERVER_PHASES
 from fedops_services.metrics.families import (
@@ -33,7 +34,7 @@ from fedops_services.store import report_values as names
 
 __all__ = ["TASK_STATUSES", "FlCollector", "PerClient"]
 
-TASK_STATUSES = ("created", "provisioning", "ready", "running", "finished", "failed", "stopped")
+TASK_STATUSES: tuple[str, ...] = get_args(TaskStatus)
 MODEL_METRICS_PER_TASK = 20  # the first 20 of a task's own metrics, by name
 
 _SERVER_PHASE_NAMES = [names.SERVER_PHASE_SECONDS + phase for phase in SERVER_PHASES]

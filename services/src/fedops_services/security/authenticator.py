@@ -55,9 +55,10 @@ class Authenticator:
     def _task_scoped(self, kind: TokenKind, token_hash: str) -> Principal | None:
         principal = self._credentials.get(token_hash)
         if principal is None:
+            generation = self._credentials.generation()
             principal = self._lookup(kind, token_hash)
             if principal is not None:
-                self._credentials.remember(token_hash, principal)
+                self._credentials.remember(token_hash, principal, read_at_generation=generation)
         return principal
 
     def _lookup(self, kind: TokenKind, token_hash: str) -> Principal | None:

@@ -38,20 +38,31 @@ class CredentialCache:
             maxsize=max_entries, ttl=ttl_seconds, timer=timer
         )
         self._lock = threading.Lock()  # cachetools' caches are not thread-safe
+        # Counts revocations: a lookup that read the database before a revocation must not
+        # remember what it read after it (the row it read may be the one just replaced).
+        self._generation = 0
 
     def get(self, token_hash: str) -> Principal | None:
         with self._lock:
             return self._principals.get(token_hash)
 
-    def remember(self, token_hash: str, principal: Principal) -> None:
-        """Only found credentials are remembered: a token is valid as soon as its hash is stored."""
+    def generation(self) -> int:
+        """Take this before reading a credential from the database; give it to ``remember``."""
         with self._lock:
-            self._principals[token_hash] = principal
+            return self._generation
+
+    def remember(self, token_hash: str, principal: Principal, *, read_at_generation: int) -> None:
+        """Only found credentials are remembered (a token is valid as soon as its hash is
+        stored), and only when no revocation happened since they were read."""
+        with self._lock:
+            if read_at_generation == self._generation:
+                self._principals[token_hash] = principal
 
     def revoke_all(self) -> None:
         """Credentials were replaced or deleted, and that change has committed."""
         with self._lock:
             self._principals.clear()
+            self._generation += 1
 
     def revoke_all_after_commit(self, session: Session) -> None:
         """Revoke once ``session``'s transaction commits; a rollback revokes nothing."""

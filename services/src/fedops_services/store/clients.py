@@ -21,7 +21,6 @@ from fedops_services.store.ids import new_id
 __all__ = [
     "ManagerPollState",
     "claim_enrollment_use",
-    "count_online_clients",
     "find_client_by_name",
     "find_enrollment_token",
     "get_client",
@@ -151,16 +150,6 @@ def list_clients(session: Session, task_id: str, *, limit: int, offset: int) -> 
     count = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(ClientRow.name, ClientRow.id).limit(limit).offset(offset))
     return list(rows), count
-
-
-def count_online_clients(connection: Connection, *, since: datetime) -> int:
-    """Clients that say they are online and whose last heartbeat is at ``since`` or later."""
-    query = (
-        select(func.count())
-        .select_from(ClientRow)
-        .where(ClientRow.online.is_(True), ClientRow.last_heartbeat_at >= since)
-    )
-    return connection.scalar(query) or 0
 
 
 @dataclass(frozen=True)

@@ -89,11 +89,16 @@ def round_progress(connection: Connection) -> dict[str, RoundProgress]:
 
 
 def latest_server_reports(connection: Connection) -> dict[str, dict[str, Any]]:
-    """Each task's last stored server report body (the latest completed round)."""
-    latest = (
-        select(func.max(ReportRow.id)).where(ReportRow.kind == "server_round").group_by(ReportRow.task_id)
+    """Each task's server report of its latest round (of that round's attempts, the last
+    stored): a report of an older round delivered late never turns the gauges back."""
+    latest = _last_server_rounds()
+    last_attempt = (
+        select(func.max(ReportRow.id))
+        .join(latest, and_(latest.c.task_id == ReportRow.task_id, latest.c.round == ReportRow.round))
+        .where(ReportRow.kind == "server_round")
+        .group_by(ReportRow.task_id)
     )
-    query = select(ReportRow.task_id, ReportRow.body).where(ReportRow.id.in_(latest))
+    query = select(ReportRow.task_id, ReportRow.body).where(ReportRow.id.in_(last_attempt))
     return {task_id: body for task_id, body in connection.execute(query)}
 
 

@@ -1,4 +1,8 @@
-"""Liveness and readiness probes (no authentication: they reveal nothing)."""
+"""Liveness and readiness probes and the Prometheus scrape, all without authentication.
+
+The probes reveal nothing. ``/metrics`` shows task names, model quality and client counts
+(client names too with per-client series on): keep the API port away from untrusted
+networks or put the scrape behind a proxy; authenticating it is not built yet."""
 
 from __future__ import annotations
 
