@@ -46,56 +46,6 @@ EXPLANATIONS_GENERATED = "explanations_generated"
 _SERVER_PHASES = ("configure", "wait", "aggregate", "evaluate")
 _CLIENT_PHASES = ("wait", "load", "train", "evaluate", "xai", "upload")
 
-# Each value's column of ReportRow, and the kind of report that carries it.
-_COLUMN_OF: dict[str, str] = {
-    ROUND_SECONDS: "round_seconds",
-    ROUND_PARTICIPANTS: "round_participants",
-    ROUND_FAILURES: "round_failures",
-    **{SERVER_PHASE_SECONDS + phase: f"server_{phase}_seconds" for phase in _SERVER_PHASES},
-    CLIENT_TOTAL_SECONDS: "client_total_seconds",
-    EXAMPLES_TRAINED: "examples_trained",
-    EXPLANATIONS_GENERATED: "explanations_generated",
-    **{CLIENT_PHASE_SECONDS + phase: f"client_{phase}_seconds" for phase in _CLIENT_PHASES},
-}
-KIND_OF: dict[str, str] = {
-    name: "server_round" if column.startswith(("round_", "server_")) else "client_round"
-    for name, column in _COLUMN_OF.items()
-}
-VALUE_COLUMNS: tuple[str, ...] = tuple(_COLUMN_OF.values())
-
-
-def value_column(name: str) -> InstrumentedAttribute[float | None]:
-    """The ``reports`` column that holds the value called ``name``."""
-    column: InstrumentedAttribute[float | None] = getattr(ReportRow, _COLUMN_OF[name])
-    return column
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def values_of(kind: str, body: Mapping[str, Any]) -> dict[str, float]:
-    """The numbers of one report's (validated, JSON-dumped) body; fields left unset give none."""
-    given = body.get("timings")
-    timings: Mapping[str, Any] = given if isinstance(given, dict) else {}
-    found: dict[str, float | None] = {}
-    if kind == "server_round":
-        found[ROUND_SECONDS] = _number(timings.get("total"))
-        found[ROUND_PARTICIPANTS] = _number(body.get("num_clients"))
-        found[ROUND_FAILURES] = _number(body.get("num_failures"))
-        for phase in _SERVER_PHASES:
-            found[SERVER_PHASE_SECONDS + phase] = _number(timings.get(phase))
-    elif kind == "client_round":
-        found[CLIENT_TOTAL_SECONDS] = _number(timings.get("total"))
-        found[EXAMPLES_TRAINED] = _number(body.get("num_train_examples"))
-        found[EXPLANATIONS_GENERATED] = _number(body.get("explanations_generated"))
-        for phase in _CLIENT_PHASES:
-            found[CLIENT_PHASE_SECONDS + phase] = _number(timings.get(phase))
-    return {name: value for name, value in found.items() if value is not None}
-
-
 # Per kind: (column, whether the number is in the body's timings, its field there).
 _SOURCES: dict[str, tuple[tuple[str, bool, str], ...]] = {
     "server_round": (
@@ -111,6 +61,42 @@ _SOURCES: dict[str, tuple[tuple[str, bool, str], ...]] = {
         *((f"client_{phase}_seconds", True, phase) for phase in _CLIENT_PHASES),
     ),
 }
+
+
+# Each value's column of ReportRow.
+_COLUMN_OF: dict[str, str] = {
+    ROUND_SECONDS: "round_seconds",
+    ROUND_PARTICIPANTS: "round_participants",
+    ROUND_FAILURES: "round_failures",
+    **{SERVER_PHASE_SECONDS + phase: f"server_{phase}_seconds" for phase in _SERVER_PHASES},
+    CLIENT_TOTAL_SECONDS: "client_total_seconds",
+    EXAMPLES_TRAINED: "examples_trained",
+    EXPLANATIONS_GENERATED: "explanations_generated",
+    **{CLIENT_PHASE_SECONDS + phase: f"client_{phase}_seconds" for phase in _CLIENT_PHASES},
+}
+# The kind of report that carries each column, and so each value.
+_KIND_OF_COLUMN = {column: kind for kind, sources in _SOURCES.items() for column, _, _ in sources}
+KIND_OF: dict[str, str] = {name: _KIND_OF_COLUMN[column] for name, column in _COLUMN_OF.items()}
+VALUE_COLUMNS: tuple[str, ...] = tuple(_KIND_OF_COLUMN)
+
+
+def value_column(name: str) -> InstrumentedAttribute[float | None]:
+    """The ``reports`` column that holds the value called ``name``."""
+    column: InstrumentedAttribute[float | None] = getattr(ReportRow, _COLUMN_OF[name])
+    return column
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def values_of(kind: str, body: Mapping[str, Any]) -> dict[str, float]:
+    """The numbers of one report's (validated, JSON-dumped) body, by value name; fields
+    left unset give none."""
+    columns = column_values(kind, body)
+    return {name: value for name, column in _COLUMN_OF.items() if (value := columns.get(column)) is not None}
 
 
 def column_values(kind: str, body: Mapping[str, Any]) -> dict[str, float | None]:
