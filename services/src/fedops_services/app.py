@@ -15,6 +15,7 @@ from fedops_services.api.openapi import install_links
 from fedops_services.api.request_ids import RequestIdMiddleware
 from fedops_services.api.routes import clients, health, monitoring, servers, tasks
 from fedops_services.config import Settings
+from fedops_services.console import StaticAssets, console_router
 from fedops_services.container import Services, build_services
 from fedops_services.metrics import instrument_http
 from fedops_services.periodic import Periodic
@@ -82,4 +83,6 @@ def create_app(
             app.include_router(router)
     if "monitoring" in settings.components:
         app.include_router(monitoring.router)
+    if settings.console:
+        app.include_router(console_router(StaticAssets()))
     return app

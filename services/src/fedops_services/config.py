@@ -182,6 +182,9 @@ class Settings(BaseSettings):
         description="Which APIs this process serves, comma-separated: registry (tasks, servers, "
         "clients; runs the reconciler), monitoring (reports, rounds, XAI artifacts), or both.",
     )
+    console: bool = Field(
+        default=True, description="Serve the web console at / (the chart enables it on the registry only)."
+    )
     provisioner: Literal["local", "kubernetes"] = "local"
     api_url: str = Field(
         default="http://127.0.0.1:8080",
