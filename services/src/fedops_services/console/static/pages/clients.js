@@ -66,7 +66,7 @@ function Enrol({ id, base }) {
   const [busy, setBusy] = useState(false);
   const [copied, setCopied] = useState("");
   const commandBox = useRef(null);
-  const set = (key) => (event) => setForm({ ...form, [key]: event.target.value });
+  const set = (key) => (event) => { const value = event.target.value; setForm((previous) => ({ ...previous, [key]: value })); };
 
   const create = async (event) => {
     event.preventDefault();

@@ -89,7 +89,7 @@ export function ServerPage({ id }) {
             hint=${fixed ? "Fixed while the volume exists; delete the server to change it." : hint}>
             ${(props) => html`<input ...${props} type=${key === "gpu" ? "number" : "text"} min=${key === "gpu" ? 0 : undefined}
               value=${resources[key]} readOnly=${fixed} autocomplete="off" spellcheck="false"
-              onInput=${(e) => setResources({ ...resources, [key]: e.target.value })} />`}
+              onInput=${(e) => { const value = e.target.value; setResources((previous) => ({ ...previous, [key]: value })); }} />`}
           <//>`;
         })}
       </div>
@@ -145,7 +145,8 @@ function ServerLog({ base }) {
   const log = usePoll(() => get(`${base}/server/logs`, { tail: LOG_TAIL }), [base]);
   const box = useRef(null);
   const following = useRef(true);
-  const lines = log.data ? log.data.lines : [];
+  // Colour codes (Flower logs in colour) would show as "[93m": the text is kept, not the codes.
+  const lines = log.data ? log.data.lines.map((line) => line.replace(/\x1b\[[0-9;]*m/g, "")) : [];
   useEffect(() => {
     if (box.current && following.current) box.current.scrollTop = box.current.scrollHeight;
   }, [lines.join("\n")]);

@@ -81,8 +81,7 @@ function SpecFacts({ task }) {
     <dt>Rounds</dt><dd>${spec.rounds}</dd>
     <dt>Clients</dt><dd>at least ${spec.clients.min_available} available, ${spec.clients.min_train} train
       (fraction ${spec.clients.fraction_train}), ${spec.clients.min_evaluate} evaluate (fraction ${spec.clients.fraction_evaluate})</dd>
-    <dt>Training</dt><dd>${spec.training.epochs} epoch(s), batch ${spec.training.batch_size}, learning rate
-      ${spec.training.learning_rate}, seed ${spec.training.seed ?? "random"}</dd>
+    <dt>Training</dt><dd>${spec.training.epochs} epoch(s), batch ${spec.training.batch_size}, learning rate ${spec.training.learning_rate}, seed ${spec.training.seed ?? "random"}</dd>
     <dt>Explanations</dt><dd>${xai}</dd>
     <dt>Server resources</dt><dd>CPU ${cpu}, memory ${memory}, GPU ${gpu}, storage ${storage}, replicas ${replicas}</dd>
     <dt>Created</dt><dd>${format.when(task.created_at)}</dd>
@@ -123,8 +122,7 @@ export function TaskRevisions({ id }) {
   </div>`;
   return html`
     <h1>Revisions</h1>
-    <p>Every save of the spec (and every change of the server's resources) is a revision. ${list.length} revision${list.length === 1 ? "" : "s"}.
-      <a href=${`#/tasks/${encodeURIComponent(id)}/edit`}>Edit the spec</a></p>
+    <p>Every save of the spec (and every change of the server's resources) is a revision. ${list.length} revision${list.length === 1 ? "" : "s"}.${" "}<a href=${`#/tasks/${encodeURIComponent(id)}/edit`}>Edit the spec</a></p>
     <div class="actions revision-pick">${select("from", "From revision")}${select("to", "To revision")}</div>
     <p aria-live="polite">Comparing revision ${from} with revision ${to}: ${changes.length} change${changes.length === 1 ? "" : "s"}.</p>
     ${changes.length === 0

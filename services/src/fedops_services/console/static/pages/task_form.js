@@ -35,7 +35,8 @@ export function TaskForm({ id }) {
   if (!form) return html`<h1>Edit task</h1><${Loading} what="the task" />`;
 
   const setValue = (path, value) => setForm((previous) => ({ ...previous, values: { ...previous.values, [path]: value } }));
-  const setParams = (params) => setForm((previous) => ({ ...previous, params }));
+  // Updaters, not values: two edits in one tick must not undo each other.
+  const setParams = (change) => setForm((previous) => ({ ...previous, params: change(previous.params) }));
   const placed = placeErrors(error);
 
   const submit = async (event) => {
@@ -158,7 +159,7 @@ function SpecField({ path, value, error, readOnly, onChange }) {
 
 /** Keyword arguments of the strategy's constructor, as key/value rows. */
 function StrategyParams({ params, onChange, error }) {
-  const update = (index, change) => onChange(params.map((row, i) => (i === index ? { ...row, ...change } : row)));
+  const update = (index, change) => onChange((rows) => rows.map((row, i) => (i === index ? { ...row, ...change } : row)));
   return html`<div class="params" role="group" aria-labelledby="params-label" aria-describedby=${error ? "params-error" : undefined}>
     <p id="params-label" class="group-label">Strategy parameters</p>
     <p class="hint">Values that look like numbers or true/false are sent as such. The clients section sets the fractions and minimums.</p>
@@ -169,10 +170,10 @@ function StrategyParams({ params, onChange, error }) {
       <${Field} id=${"param-value-" + index} label=${`Parameter ${index + 1} value`}>
         ${(props) => html`<input ...${props} type="text" value=${row.value} onInput=${(e) => update(index, { value: e.target.value })} autocomplete="off" spellcheck="false" />`}
       <//>
-      <button type="button" onClick=${() => onChange(params.filter((_, i) => i !== index))}
+      <button type="button" onClick=${() => onChange((rows) => rows.filter((_, i) => i !== index))}
         aria-label=${`Remove parameter ${index + 1}${row.key ? " (" + row.key + ")" : ""}`}>Remove</button>
     </div>`)}
-    <button type="button" onClick=${() => onChange([...params, { key: "", value: "" }])}>Add parameter</button>
+    <button type="button" onClick=${() => onChange((rows) => [...rows, { key: "", value: "" }])}>Add parameter</button>
     ${error ? html`<p id="params-error" class="field-error">${error}</p>` : null}
   </div>`;
 }
