@@ -1,8 +1,8 @@
 // Differences between two task specs, as flat paths ("clients.min_train"), for the revisions page.
 
-/** {"a": {"b": 1}} -> {"a.b": 1}; an empty object stays a leaf so that "{}" vs absent shows. */
+/** {"a": {"b": 1}, "c": {}} -> {"a.b": 1}: an empty object (no strategy params) has no paths. */
 export function flatten(value, prefix = "", out = {}) {
-  if (value && typeof value === "object" && !Array.isArray(value) && Object.keys(value).length) {
+  if (value && typeof value === "object" && !Array.isArray(value)) {
     for (const [key, child] of Object.entries(value)) flatten(child, prefix ? `${prefix}.${key}` : key, out);
   } else if (prefix) {
     out[prefix] = value;
