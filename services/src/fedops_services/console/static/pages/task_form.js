@@ -208,7 +208,8 @@ function ImportConfig({ name, onSpec }) {
   const details = error ? Object.entries(error.fields || {}) : [];
   return html`<section class="import" aria-labelledby="import-heading">
     <h2 id="import-heading">Import a FedOps config</h2>
-    <p class="hint">The form is filled from the file; nothing is created until you submit it.</p>
+    <p class="hint">The form is filled from the file; nothing is created until you submit it. A file without
+      a task_id takes the form's Name.</p>
     <${Field} id="import-config" label="FedOps config.yaml">
       ${(props) => html`<textarea ...${props} rows="6" class="code" value=${text} onInput=${(e) => setText(e.target.value)} spellcheck="false" />`}
     <//>
