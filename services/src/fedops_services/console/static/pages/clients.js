@@ -1,6 +1,6 @@
 // A task's clients: enrol new ones (a token and the command to run), watch them live, and see
 // where each one's time went, round by round.
-import { html, useState, useRef } from "../lib/html.js";
+import { html, useState, useRef, useEffect } from "../lib/html.js";
 import { get, post } from "../lib/api.js";
 import { usePoll } from "../lib/hooks.js";
 import { Badge, ErrorNotice, Field, Loading, Pager } from "../lib/ui.js";
@@ -66,6 +66,8 @@ function Enrol({ id, base }) {
   const [busy, setBusy] = useState(false);
   const [copied, setCopied] = useState("");
   const commandBox = useRef(null);
+  // The token is shown once: the command takes the focus so that it is read and copied now.
+  useEffect(() => { if (token && commandBox.current) commandBox.current.focus(); }, [token]);
   const set = (key) => (event) => { const value = event.target.value; setForm((previous) => ({ ...previous, [key]: value })); };
 
   const create = async (event) => {

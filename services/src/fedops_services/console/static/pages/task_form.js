@@ -219,11 +219,11 @@ function ImportConfig({ name, onSpec }) {
     <div class="actions"><button type="button" onClick=${convert} disabled=${busy || !text.trim()}>Import</button></div>
     <${ErrorNotice} error=${error} />
     ${details.length ? html`<ul class="problems">${details.map(([field, message]) => html`<li><code>${field}</code>: ${message}</li>`)}</ul>` : null}
-    ${notes ? html`<div aria-live="polite">
+    <div aria-live="polite">${notes ? html`
       <h3>Conversion notes</h3>
       ${notes.length
         ? html`<ul class="notes">${notes.map((note) => html`<li><code>${note.key}</code>: ${note.message}</li>`)}</ul>`
-        : html`<p>Everything in the file was converted.</p>`}
-    </div>` : null}
+        : html`<p>Everything in the file was converted.</p>`}` : null}
+    </div>
   </section>`;
 }
