@@ -100,8 +100,9 @@ function Enrol({ id, base }) {
       setCopied("Selected: press Ctrl+C (or ⌘C) to copy.");
     }
   };
-  const ttlError = error && error.fields["ttl_seconds"];
-  const usesError = error && error.fields["max_uses"];
+  const fields = (error && error.fields) || {}; // a network failure has none
+  const ttlError = fields.ttl_seconds;
+  const usesError = fields.max_uses;
   return html`<section aria-labelledby="enrol-heading">
     <h2 id="enrol-heading">Enrol a client</h2>
     <form onSubmit=${create} novalidate>

@@ -70,7 +70,7 @@ export function TaskForm({ id }) {
   const field = (path) => html`<${SpecField} path=${path} value=${form.values[path]} error=${placed.fields[path]}
     readOnly=${editing && path === "name"} onChange=${setValue} />`;
   const sectionError = (section) => placed.sections[section]
-    ? html`<p class="field-error section-error" role="alert">${placed.sections[section]}</p>` : null;
+    ? html`<p class="field-error section-error">${placed.sections[section]}</p>` : null;
 
   return html`
     <h1>${editing ? `Edit task ${task.name}` : "New task"}</h1>
