@@ -1,5 +1,5 @@
 // Small building blocks every page uses, so that errors, fields and statuses look alike.
-import { html, useState } from "./html.js";
+import { html, useState, useEffect, useRef } from "./html.js";
 
 /** An API error for a person: its message, and its stable code for a bug report. */
 export function ErrorNotice({ error }) {
@@ -32,14 +32,26 @@ export function Badge({ value }) {
   return html`<span class=${"badge badge-" + String(value).replace(/[^a-z_]/gi, "")}>${value}</span>`;
 }
 
-/** A button that asks once more before a destructive action. */
+/**
+ * A button that asks once more before a destructive action. The button it replaces had the
+ * focus: the question's Cancel takes it (the safe choice), and the button gets it back after,
+ * so a keyboard user is never dropped at the top of the page.
+ */
 export function ConfirmButton({ label, question, onConfirm, class: className = "danger" }) {
   const [asking, setAsking] = useState(false);
-  if (!asking) return html`<button type="button" class=${className} onClick=${() => setAsking(true)}>${label}</button>`;
+  const button = useRef(null);
+  const cancel = useRef(null);
+  const asked = useRef(false);
+  useEffect(() => {
+    if (asking && cancel.current) cancel.current.focus();
+    else if (asked.current && button.current) button.current.focus();
+    asked.current = asking;
+  }, [asking]);
+  if (!asking) return html`<button type="button" class=${className} ref=${button} onClick=${() => setAsking(true)}>${label}</button>`;
   return html`<span class="confirm" role="group" aria-label=${question}>
     <span>${question}</span>
     <button type="button" class=${className} onClick=${() => { setAsking(false); onConfirm(); }}>Yes, ${label.toLowerCase()}</button>
-    <button type="button" onClick=${() => setAsking(false)}>Cancel</button>
+    <button type="button" ref=${cancel} onClick=${() => setAsking(false)}>Cancel</button>
   </span>`;
 }
 
