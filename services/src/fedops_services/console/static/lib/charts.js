@@ -130,7 +130,7 @@ export function StackedBars({ label, bars, parts, xName = "Round", format = plai
   const yTicks = ticks(0, max, 4);
   const y = linear(0, yTicks[yTicks.length - 1], height - PAD.bottom, PAD.top);
   const slot = (WIDTH - PAD.left - PAD.right) / bars.length;
-  const barWidth = Math.max(1, slot * 0.7);
+  const barWidth = Math.max(1, Math.min(slot * 0.7, 48)); // a lone bar stays a bar, not a wall
   const labelEvery = every(bars.length, 12);
   return html`<figure class="chart">
     <svg viewBox=${`0 0 ${WIDTH} ${height}`} role="img" aria-label=${label} class="chart-svg">
@@ -154,8 +154,9 @@ export function StackedBars({ label, bars, parts, xName = "Round", format = plai
 }
 
 /**
- * Horizontal stacked bars, one row per item: `rows` [{label, values, note}]. `note` (e.g.
- * "straggler") is printed after the bar as text, so it never relies on colour. The caller
+ * Horizontal stacked bars, one row per item: `rows` [{label, values, total, note}]. After the
+ * bar: `total` when given (a reported total need not equal the parts' sum), else the sum, then
+ * `note` (e.g. "straggler") as text, so that it never relies on colour. The caller
  * shows the numbers in its own table (`table` false), or lets this draw one.
  */
 export function HorizontalStackedBars({ label, rows, parts, format = plain, table = true, head = "Name" }) {
@@ -178,13 +179,14 @@ export function HorizontalStackedBars({ label, rows, parts, format = plain, tabl
         const top = PAD.top + i * rowHeight + 4;
         const parts_ = segments(parts, row.values);
         const end = parts_.reduce((s, g) => s + g.size, 0);
+        const shown = typeof row.total === "number" ? row.total : end;
         const name = row.label.length > 22 ? row.label.slice(0, 21) + "…" : row.label;
         return html`<g>
           <text x=${left - 6} y=${top + 8} dy="0.32em" text-anchor="end" fill=${INK} font-size="12"><title>${row.label}</title>${name}</text>
           ${parts_.map((g) => g.size > 0 && html`<rect x=${x(g.start)} y=${top} height=${rowHeight - 8}
               width=${Math.max(0.5, x(g.start + g.size) - x(g.start))} fill=${COLOURS[g.k % COLOURS.length]} stroke="#ffffff" stroke-width="1">
             <title>${row.label}, ${g.part.name}: ${format(g.value)}</title></rect>`)}
-          <text x=${x(end) + 6} y=${top + 8} dy="0.32em" fill=${INK} font-size="11" font-weight=${row.note ? 700 : 400}>${format(end)}${row.note ? " " + row.note : ""}</text>
+          <text x=${x(end) + 6} y=${top + 8} dy="0.32em" fill=${INK} font-size="11" font-weight=${row.note ? 700 : 400}>${format(shown)}${row.note ? " " + row.note : ""}</text>
         </g>`;
       })}
     </svg>

@@ -89,6 +89,10 @@ function Grid({ caption, rounds, client, onOpen }) {
   </table></div>`;
 }
 
+const pageSummary = (shown, all) =>
+  (shown.length === 1 ? `Round ${shown[0]}` : `Rounds ${shown[0]} to ${shown[shown.length - 1]}, newest first`) +
+  ` (${all} round${all === 1 ? "" : "s"} in all).`;
+
 function ClientGallery({ client, numbers, load, onOpen }) {
   const [offset, setOffset] = useState(0); // in rounds, newest first
   const newestFirst = [...numbers].reverse();
@@ -105,7 +109,7 @@ function ClientGallery({ client, numbers, load, onOpen }) {
   return html`<section aria-labelledby=${headingId}>
     <h2 id=${headingId}>${client.name}</h2>
     <${ErrorNotice} error=${images.error} />
-    ${shown.length ? html`<p aria-live="polite">Rounds ${shown[0]} to ${shown[shown.length - 1]}, newest first (${numbers.length} rounds).</p>` : null}
+    ${shown.length ? html`<p aria-live="polite">${pageSummary(shown, numbers.length)}</p>` : null}
     <${Grid} caption=${`Grad-CAM of ${client.name}`} client=${client.name} onOpen=${onOpen}
       rounds=${shown.map((round) => ({ round, artifacts: data[round] }))} />
     <${Pager} offset=${offset} limit=${ROUNDS_PER_PAGE} count=${numbers.length} onChange=${setOffset}

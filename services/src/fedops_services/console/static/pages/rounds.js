@@ -112,6 +112,8 @@ function ClientTime({ id, round, names }) {
   const stragglers = rows.filter((r) => r.straggler).length;
   return html`<${ErrorNotice} error=${reports.error} />
     <p aria-live="polite">${rows.length} client report${rows.length === 1 ? "" : "s"} in round ${round}${stragglers ? `; ${stragglers} straggler${stragglers === 1 ? "" : "s"} (more than ${STRAGGLER_FACTOR}× the median time)` : ""}.</p>
+    <p class="hint">Total is each client's own measure of its round, from receiving the model to sending
+      its report: it leaves out the wait before the model arrived and the upload, which runs in the background.</p>
     <${HorizontalStackedBars} label="Where each client's time went" rows=${rows}
       parts=${CLIENT_PHASES} format=${seconds} table=${false} />
     <table>
