@@ -23,6 +23,7 @@ from fedops_services.db import (
 )
 from fedops_services.metrics import Metrics, PerClient
 from fedops_services.monitoring.artifacts import ArtifactService
+from fedops_services.monitoring.checkpoints import CheckpointService
 from fedops_services.monitoring.reports import ReportService
 from fedops_services.provisioners import Provisioner, make_provisioner
 from fedops_services.registry.clients import ClientService
@@ -54,6 +55,7 @@ class Services:
     models: ModelVersionService
     reports: ReportService
     artifacts: ArtifactService
+    checkpoints: CheckpointService
     metrics: Metrics
 
     def check_database(self) -> None:
@@ -165,5 +167,7 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
         models=ModelVersionService(sessions),
         reports=ReportService(sessions, metrics.reports_ingested, extract_values=settings.metrics_fl),
         artifacts=ArtifactService(sessions, artifact_files, settings.max_artifact_bytes),
+        # Staged next to the artifact files (the same volume), so storing one is a rename.
+        checkpoints=CheckpointService(sessions, artifact_files, settings.data_dir / "checkpoint-uploads"),
         metrics=metrics,
     )

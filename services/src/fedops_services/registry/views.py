@@ -56,4 +56,6 @@ def model_version_public(row: ModelVersionRow) -> ModelVersionPublic:
         checkpoint_uri=row.checkpoint_uri,
         metadata=row.meta,
         created_at=row.created_at,
+        checkpoint_available=row.checkpoint_sha256 is not None,
+        checkpoint_size_bytes=row.checkpoint_size,
     )
