@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,7 +57,24 @@ def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
     )
     versions = federation.api.registry.list_model_versions(task.id).data
     assert [v.round for v in versions] == [1, 2]
-    assert Path(versions[-1].checkpoint_uri.removeprefix("file://")).exists()
+    server_file = Path(versions[-1].checkpoint_uri.removeprefix("file://"))
+    assert server_file.exists()
+    # The FL server uploaded each version's checkpoint to monitoring: what an operator
+    # downloads is the server's file, byte for byte.
+    uploaded = wait_for(
+        lambda: (
+            all(v.checkpoint_available for v in federation.api.registry.list_model_versions(task.id).data)
+            or None
+        ),
+        60,
+        "the uploaded checkpoints",
+    )
+    assert uploaded
+    downloaded = io.BytesIO()
+    name = federation.api.monitoring.download_checkpoint(task.id, versions[-1].version, downloaded)
+    assert downloaded.getvalue() == server_file.read_bytes()
+    assert name == f"{task.name}-round-2-v{versions[-1].version}.npz"
+    print(f"MNIST CNN checkpoint: {len(downloaded.getvalue())} bytes")
 
 
 def test_fedprox_mu_reaches_the_clients(federation: LocalFederation) -> None:

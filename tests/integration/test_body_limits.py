@@ -266,7 +266,8 @@ def test_a_chunked_checkpoint_is_cut_off_at_its_limit_not_the_json_one(
     path = _checkpoint_path(stack, client)
     head = _head(path, content_type="application/octet-stream", length=None, token=ADMIN_TOKEN, method="PUT")
     # Larger than the JSON limit, within the checkpoint one: read whole, refused by its hash.
-    status, body, _ = _stream_until_answered(stack.port, head, itertools.chain(_chunked(MAX_BODY * 4), [b"0\r\n\r\n"]))
+    whole = itertools.chain(_chunked(MAX_BODY * 4), [b"0\r\n\r\n"])
+    status, body, _ = _stream_until_answered(stack.port, head, whole)
     assert status == 422 and "sha256" in body["error"]["message"]
     status, body, sent = _stream_until_answered(stack.port, head, _chunked(64 * 1024 * 1024))
     assert status == 413 and body["error"]["code"] == "payload_too_large"

@@ -61,7 +61,9 @@ def test_the_servers_upload_is_downloaded_byte_for_byte(api: TestClient, setting
     assert listed["checkpoint_available"] is True and listed["checkpoint_size_bytes"] == len(content)
 
 
-def test_a_file_that_is_not_the_registered_one_is_422_and_not_kept(api: TestClient, settings: Settings) -> None:
+def test_a_file_that_is_not_the_registered_one_is_422_and_not_kept(
+    api: TestClient, settings: Settings
+) -> None:
     task = create_task(api)
     version = _register(api, task["id"], _npz(0))["version"]
 

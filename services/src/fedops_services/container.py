@@ -7,6 +7,7 @@ import os
 import secrets
 import stat
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -147,6 +148,7 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
     credentials = CredentialCache()
     auth = Authenticator(reads, admin_token, credentials)
     reconciler = Reconciler(sessions, provisioner, settings, credentials)
+    heartbeat_timeout = timedelta(seconds=settings.heartbeat_timeout_seconds)
     # Monitoring derives the FL metrics from what it stores: one scrape target per installation.
     metrics = Metrics(
         reads,
@@ -160,8 +162,10 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
         sessions=sessions,
         provisioner=provisioner,
         auth=auth,
-        tasks=TaskService(sessions, reconciler, credentials, artifact_files),
-        servers=ServerService(sessions, provisioner, reconciler),
+        tasks=TaskService(
+            sessions, reconciler, credentials, artifact_files, heartbeat_timeout=heartbeat_timeout
+        ),
+        servers=ServerService(sessions, provisioner, reconciler, heartbeat_timeout=heartbeat_timeout),
         reconciler=reconciler,
         clients=ClientService(sessions, reads, settings, credentials),
         models=ModelVersionService(sessions),
