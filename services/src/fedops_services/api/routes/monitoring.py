@@ -91,7 +91,10 @@ def upload_artifact(
     artifact_id: Annotated[
         str | None, Form(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     ] = None,
-    faithfulness: Annotated[float | None, Form(description="Score of the explanation, if computed")] = None,
+    faithfulness: Annotated[
+        float | None,
+        Form(description="Confidence kept by the explanation, in [0, 1] (see ArtifactPublic), if computed"),
+    ] = None,
 ) -> ArtifactPublic:
     # Read one byte past the limit: enough to know it is too large without buffering more.
     content = file.file.read(services.artifacts.max_bytes + 1)
