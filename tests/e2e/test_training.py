@@ -36,9 +36,14 @@ def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
     wait_for(lambda: all_reported() or None, 60, "client reports")
     wait_for(lambda: federation.api.monitoring.artifacts(task.id).count == 40 or None, 60, "40 images")
     images: dict[tuple[int, str], set[str]] = defaultdict(set)
+    kept: dict[int, list[float]] = defaultdict(list)
     for artifact in federation.api.monitoring.artifacts(task.id).data:
         images[(artifact.round, artifact.client_id)].add(artifact.class_label)
-        assert artifact.faithfulness is not None and artifact.method == "gradcam"
+        assert artifact.method == "gradcam"
+        # Confidence kept: a share of the model's confidence, never the old unbounded scale.
+        assert artifact.faithfulness is not None and 0.0 <= artifact.faithfulness <= 1.0
+        kept[artifact.round].append(artifact.faithfulness)
+    print("confidence kept per round:", {r: round(sum(v) / len(v), 3) for r, v in sorted(kept.items())})
     assert len(images) == 4 and all(labels == {str(c) for c in range(10)} for labels in images.values())
     reports = federation.api.monitoring.reports(task.id, kind="client_round").data
     assert len(reports) == 4 and isinstance(reports[0], ClientRoundReport)
