@@ -3,7 +3,8 @@
 The ServerApp is SIGKILLed at each step of a round's end (``flserver/faults.py``: a file
 in the server's volume names the step), then the rest of the FL server is killed as a
 crashed pod would be. The supervisor restarts it, the run resumes, and every round has
-exactly one server report and one model version, the report naming that version.
+exactly one server report and one model version, the report naming that version, and
+every version's checkpoint is uploaded to monitoring.
 """
 
 from __future__ import annotations
@@ -56,3 +57,12 @@ def test_a_crash_at_any_step_loses_no_report_and_no_model_version(
     assert {r.round: r.global_model_version for r in server_reports} == {v.round: v.version for v in versions}
     rounds = federation.api.monitoring.rounds(task.id).data
     assert [r.round for r in rounds if r.server is not None] == list(range(1, ROUNDS + 1))
+    # Each version's checkpoint reached monitoring too (the outbox uploads it, crash or not).
+    wait_for(
+        lambda: (
+            all(v.checkpoint_available for v in federation.api.registry.list_model_versions(task.id).data)
+            or None
+        ),
+        60,
+        "every version's checkpoint in monitoring",
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,9 +36,14 @@ def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
     wait_for(lambda: all_reported() or None, 60, "client reports")
     wait_for(lambda: federation.api.monitoring.artifacts(task.id).count == 40 or None, 60, "40 images")
     images: dict[tuple[int, str], set[str]] = defaultdict(set)
+    kept: dict[int, list[float]] = defaultdict(list)
     for artifact in federation.api.monitoring.artifacts(task.id).data:
         images[(artifact.round, artifact.client_id)].add(artifact.class_label)
-        assert artifact.faithfulness is not None and artifact.method == "gradcam"
+        assert artifact.method == "gradcam"
+        # Confidence kept: a share of the model's confidence, never the old unbounded scale.
+        assert artifact.faithfulness is not None and 0.0 <= artifact.faithfulness <= 1.0
+        kept[artifact.round].append(artifact.faithfulness)
+    print("confidence kept per round:", {r: round(sum(v) / len(v), 3) for r, v in sorted(kept.items())})
     assert len(images) == 4 and all(labels == {str(c) for c in range(10)} for labels in images.values())
     reports = federation.api.monitoring.reports(task.id, kind="client_round").data
     assert len(reports) == 4 and isinstance(reports[0], ClientRoundReport)
@@ -56,7 +62,24 @@ def test_two_clients_two_rounds_with_xai(federation: LocalFederation) -> None:
     )
     versions = federation.api.registry.list_model_versions(task.id).data
     assert [v.round for v in versions] == [1, 2]
-    assert Path(versions[-1].checkpoint_uri.removeprefix("file://")).exists()
+    server_file = Path(versions[-1].checkpoint_uri.removeprefix("file://"))
+    assert server_file.exists()
+    # The FL server uploaded each version's checkpoint to monitoring: what an operator
+    # downloads is the server's file, byte for byte.
+    uploaded = wait_for(
+        lambda: (
+            all(v.checkpoint_available for v in federation.api.registry.list_model_versions(task.id).data)
+            or None
+        ),
+        60,
+        "the uploaded checkpoints",
+    )
+    assert uploaded
+    downloaded = io.BytesIO()
+    name = federation.api.monitoring.download_checkpoint(task.id, versions[-1].version, downloaded)
+    assert downloaded.getvalue() == server_file.read_bytes()
+    assert name == f"{task.name}-round-2-v{versions[-1].version}.npz"
+    print(f"MNIST CNN checkpoint: {len(downloaded.getvalue())} bytes")
 
 
 def test_fedprox_mu_reaches_the_clients(federation: LocalFederation) -> None:

@@ -8,6 +8,7 @@ that answers after receiving a few KiB of a 300 MiB body has read at most those 
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import select
 import socket
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.slow
 
 MAX_BODY = 64 * 1024
 MAX_ARTIFACT = 256 * 1024
+MAX_CHECKPOINT = 1024 * 1024
 HUGE = 300 * 1024 * 1024
 CHUNK = 64 * 1024
 
@@ -38,6 +40,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FedopsStack]:
         "FEDOPS_ADMIN_TOKEN": ADMIN_TOKEN,
         "FEDOPS_MAX_BODY_BYTES": str(MAX_BODY),
         "FEDOPS_MAX_ARTIFACT_BYTES": str(MAX_ARTIFACT),
+        "FEDOPS_MAX_CHECKPOINT_BYTES": str(MAX_CHECKPOINT),
         "FEDOPS_SERVER_COMMAND": HTTP_SERVER_COMMAND,
     }
     with running_stack(root / "data", env=env) as running:
@@ -56,8 +59,10 @@ def client(stack: FedopsStack) -> dict[str, Any]:
     return enrolled
 
 
-def _head(path: str, *, content_type: str, length: int | None, token: str | None = None) -> bytes:
-    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: {content_type}"]
+def _head(
+    path: str, *, content_type: str, length: int | None, token: str | None = None, method: str = "POST"
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Type: {content_type}"]
     lines.append(f"Content-Length: {length}" if length is not None else "Transfer-Encoding: chunked")
     if token:
         lines.append(f"Authorization: Bearer {token}")
@@ -228,3 +233,42 @@ def test_uploads_are_decoded_and_served_back_inert(stack: FedopsStack, client: d
 
 def test_the_server_still_serves_afterwards(stack: FedopsStack) -> None:
     assert httpx.get(f"{stack.url}/healthz").status_code == 200
+
+
+def _checkpoint_path(stack: FedopsStack, client: dict[str, Any]) -> str:
+    """A registered model version to upload to (its hash is never matched here)."""
+    task_id = client["task_id"]
+    with httpx.Client(base_url=stack.url, headers=bearer(ADMIN_TOKEN)) as api:
+        version = api.post(
+            f"/api/v1/tasks/{task_id}/models",
+            json={"round": 1, "checkpoint_uri": "file:///c.npz", "metadata": {"sha256": "0" * 64}},
+        ).json()["version"]
+    return f"/api/v1/monitoring/tasks/{task_id}/models/{version}/checkpoint"
+
+
+def test_a_checkpoint_declared_over_its_limit_is_413_before_reading(
+    stack: FedopsStack, client: dict[str, Any]
+) -> None:
+    head = _head(
+        _checkpoint_path(stack, client),
+        content_type="application/octet-stream",
+        length=MAX_CHECKPOINT + 1,
+        token=ADMIN_TOKEN,
+        method="PUT",
+    )
+    status, body = _answer_after_a_prefix(stack.port, head, b"")
+    assert status == 413 and body["error"]["code"] == "payload_too_large"
+
+
+def test_a_chunked_checkpoint_is_cut_off_at_its_limit_not_the_json_one(
+    stack: FedopsStack, client: dict[str, Any]
+) -> None:
+    path = _checkpoint_path(stack, client)
+    head = _head(path, content_type="application/octet-stream", length=None, token=ADMIN_TOKEN, method="PUT")
+    # Larger than the JSON limit, within the checkpoint one: read whole, refused by its hash.
+    whole = itertools.chain(_chunked(MAX_BODY * 4), [b"0\r\n\r\n"])
+    status, body, _ = _stream_until_answered(stack.port, head, whole)
+    assert status == 422 and "sha256" in body["error"]["message"]
+    status, body, sent = _stream_until_answered(stack.port, head, _chunked(64 * 1024 * 1024))
+    assert status == 413 and body["error"]["code"] == "payload_too_large"
+    assert sent < 16 * 1024 * 1024

@@ -135,3 +135,40 @@ def test_server_commands(embedded: FedopsStack, tmp_path: Path) -> None:
     assert token["token"].startswith("fedops_enr_") and clients["count"] == 0
     gone = fedops(embedded, "server", "status", task_id, "--json", check=False)
     assert as_json(gone)["error"]["code"] == "server_not_provisioned"
+
+
+def test_model_download_writes_a_chosen_version_and_refuses_one_without_a_file(
+    embedded: FedopsStack, tmp_path: Path
+) -> None:
+    import hashlib
+
+    import httpx
+
+    token = (embedded.data_dir / "admin-token").read_text().strip()
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("name: models\n")
+    task = as_json(fedops(embedded, "task", "create", "-f", str(spec), "--json"))
+    files = {1: b"weights of round 1", 2: b"weights of round 2", 3: b"never uploaded"}
+    with httpx.Client(base_url=embedded.url, headers={"Authorization": f"Bearer {token}"}) as api:
+        for number, content in files.items():
+            meta = {"sha256": hashlib.sha256(content).hexdigest()}
+            api.post(
+                f"/api/v1/tasks/{task['id']}/models",
+                json={"round": number, "checkpoint_uri": f"file:///r{number}.npz", "metadata": meta},
+            ).raise_for_status()
+            if number < 3:
+                api.put(
+                    f"/api/v1/monitoring/tasks/{task['id']}/models/{number}/checkpoint", content=content
+                ).raise_for_status()
+
+    download = ("model", "download", task["id"])
+    chosen = as_json(fedops(embedded, *download, "--version", "2", "-o", str(tmp_path / "m.npz"), "--json"))
+    first = fedops(embedded, *download, "--version", "1", "-o", str(tmp_path / "one.npz"))
+    latest = fedops(embedded, *download, "-o", str(tmp_path / "latest.npz"), "--json", check=False)
+
+    assert chosen == {"task_id": task["id"], "version": 2, "path": str(tmp_path / "m.npz"), "size_bytes": 18}
+    assert (tmp_path / "m.npz").read_bytes() == files[2]
+    assert "model version 1" in first.stdout and (tmp_path / "one.npz").read_bytes() == files[1]
+    assert latest.returncode == 1 and as_json(latest)["error"]["code"] == "checkpoint_not_available"  # v3
+    assert not (tmp_path / "latest.npz").exists()
+    assert not list(tmp_path.glob(".fedops-model-*"))  # no partial file left behind

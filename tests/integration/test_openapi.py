@@ -11,7 +11,8 @@ STABLE_OPERATION_IDS = {
     "createEnrollmentToken", "enrollClient", "listClients", "sendHeartbeat", "getManagerState",
     "registerModelVersion", "listModelVersions", "getLatestModelVersion",
     "ingestReport", "ingestReports", "listReports", "listRounds", "uploadArtifact", "listArtifacts",
-    "downloadArtifact", "getHealth", "getReadiness", "getWhoAmI", "getMetrics",
+    "downloadArtifact", "uploadCheckpoint", "downloadCheckpoint",
+    "getHealth", "getReadiness", "getWhoAmI", "getMetrics",
 }  # fmt: skip
 UNAUTHENTICATED = {"getHealth", "getReadiness", "getMetrics"}
 

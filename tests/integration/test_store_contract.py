@@ -17,6 +17,7 @@ from fedops_services.db.tables import ServerRow, utcnow
 from fedops_services.store import clients as client_store
 from fedops_services.store import metrics as metric_store
 from fedops_services.store import models as model_store
+from fedops_services.store import progress as progress_store
 from fedops_services.store import reports as report_store
 from fedops_services.store import tasks as task_store
 
@@ -231,3 +232,55 @@ def test_manager_poll_state(sessions: sessionmaker[Session], reads: Engine) -> N
         assert client_store.manager_poll_state(connection, task_id) == client_store.ManagerPollState(
             "created", True, "127.0.0.1:9092", 2
         )
+
+
+def test_task_progress_is_grouped_over_a_page(sessions: sessionmaker[Session]) -> None:
+    first, second, idle = _task(sessions, "a"), _task(sessions, "b"), _task(sessions, "c")
+    now = utcnow()
+    states = {
+        "on": (True, True, now),
+        "idle": (True, False, now),
+        "stale": (True, True, now - timedelta(hours=1)),
+    }
+    for name, (online, training, heard) in states.items():
+        client_id = _client(sessions, first, name)
+        with sessions.begin() as session:
+            row = client_store.get_client(session, first, client_id)
+            assert row is not None
+            row.online, row.training, row.last_heartbeat_at = online, training, heard
+    _client(sessions, second, "never")  # enrolled, no heartbeat yet
+    # Round 2 run twice (a crash), round 1 delivered late, clients already in round 3: the
+    # highest round the server reported counts.
+    reports = [
+        _report_row(first, report_id, number)
+        | {"kind": "server_round", "sender": "server", "client_id": None}
+        for number, report_id in ((2, "r2-run-1"), (2, "r2-run-2"), (1, "r1"))
+    ]
+    with sessions.begin() as session:
+        report_store.insert_reports(session, [*reports, _report_row(first, "c3", 3)])
+
+    with sessions() as session:
+        rounds = progress_store.rounds_completed(session, [first, second, idle])
+        counts = progress_store.client_counts(
+            session, [first, second, idle], heard_since=now - timedelta(seconds=30)
+        )
+
+    assert rounds == {first: 2}
+    assert counts[first] == progress_store.ClientCounts(clients=3, online=2, training=1)
+    assert counts[second] == progress_store.ClientCounts(clients=1, online=0, training=0)
+    assert idle not in counts
+
+
+def test_a_model_versions_checkpoint_is_recorded(sessions: sessionmaker[Session]) -> None:
+    task_id = _task(sessions)
+    with sessions.begin() as session:
+        row = model_store.insert_model_version(session, task_id, round=1, checkpoint_uri="x", meta={})
+        assert row.checkpoint_sha256 is None and row.checkpoint_stored_at is None
+        model_store.record_checkpoint(session, row, sha256="ab" * 32, size=3 * 2**31)  # > 32 bits
+
+    with sessions() as session:
+        stored = model_store.get_model_version(session, task_id, 1)
+        missing = model_store.get_model_version(session, task_id, 2)
+    assert stored is not None and missing is None
+    assert (stored.checkpoint_sha256, stored.checkpoint_size) == ("ab" * 32, 3 * 2**31)
+    assert stored.checkpoint_stored_at is not None and stored.checkpoint_stored_at.tzinfo is not None

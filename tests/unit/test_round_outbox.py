@@ -86,3 +86,69 @@ def test_the_checkpoint_pointer_moves_only_on_commit(tmp_path: Path) -> None:
     assert store.latest_round() == 1
     store.commit(written)
     assert store.latest_round() == 2
+
+
+class Monitoring:
+    """Keeps uploaded checkpoints by version; can be down, or refuse for good."""
+
+    def __init__(self) -> None:
+        self.files: dict[int, bytes] = {}
+        self.down = False
+        self.refuse = False
+
+    def upload(self, record: RoundRecord) -> None:
+        if self.down:
+            raise ApiError(503, "unavailable", "monitoring is restarting")
+        if self.refuse:
+            raise ApiError(422, "validation_error", "sha256 mismatch")
+        assert record.version is not None
+        self.files[record.version] = Path(record.checkpoint_uri.removeprefix("file://")).read_bytes()
+
+
+def _uploading_outbox(
+    tmp_path: Path, registry: Registry, monitoring: Monitoring, delivered: list[dict[str, Any]]
+) -> RoundOutbox:
+    spool = Spool(tmp_path / "spool", delivered.extend, lambda fields, content: None)
+    return RoundOutbox(tmp_path / "outbox", spool, registry.register, monitoring.upload)
+
+
+def _record_with_file(tmp_path: Path, round_number: int) -> RoundRecord:
+    path = tmp_path / f"round-{round_number}.npz"
+    path.write_bytes(f"weights of round {round_number}".encode())
+    record = _record(round_number)
+    record.checkpoint_uri = path.as_uri()
+    return record
+
+
+def test_a_checkpoint_uploads_after_its_report_and_survives_a_monitoring_outage(tmp_path: Path) -> None:
+    registry, monitoring, delivered = Registry(), Monitoring(), list[dict[str, Any]]()
+    outbox = _uploading_outbox(tmp_path, registry, monitoring, delivered)
+    outbox.stage(_record_with_file(tmp_path, 1))
+    monitoring.down = True
+
+    waiting = outbox.deliver(committed_round=1)
+    monitoring.down = False
+    restarted = _uploading_outbox(tmp_path, registry, monitoring, delivered)  # same volume, new process
+    done = restarted.deliver(committed_round=1)
+
+    assert (waiting, done) == (False, True)
+    assert monitoring.files == {1: b"weights of round 1"}
+    # The report was spooled once, before the outage ended: a resumed delivery does not resend it.
+    assert [r["round"] for r in delivered] == [1] and restarted.pending() == 0
+
+
+def test_a_pruned_or_refused_checkpoint_does_not_hold_up_later_rounds(tmp_path: Path) -> None:
+    registry, monitoring, delivered = Registry(), Monitoring(), list[dict[str, Any]]()
+    outbox = _uploading_outbox(tmp_path, registry, monitoring, delivered)
+    pruned = _record_with_file(tmp_path, 1)
+    Path(pruned.checkpoint_uri.removeprefix("file://")).unlink()
+    outbox.stage(pruned)
+    outbox.stage(_record_with_file(tmp_path, 2))
+
+    assert outbox.deliver(committed_round=2)
+    monitoring.refuse = True
+    outbox.stage(_record_with_file(tmp_path, 3))
+    assert outbox.deliver(committed_round=3)
+
+    assert monitoring.files == {2: b"weights of round 2"}
+    assert [r["round"] for r in delivered] == [1, 2, 3] and outbox.pending() == 0

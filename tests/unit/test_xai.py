@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from fedops.xai import explain_classes, resolve_target_layer
+from fedops.xai import confidence_kept, explain_classes, resolve_target_layer
 from fedops_services.artifacts import sniff_image_type
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "clients" / "mnist-xai"
@@ -49,7 +50,7 @@ def test_one_image_per_class_with_a_score(example: Any, tmp_path: Path, method: 
     assert [e.class_label for e in explanations] == list(range(10))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"gradcam_class_{c}.jpg" for c in range(10))
     assert all(sniff_image_type(e.jpeg) == "image/jpeg" and e.samples == 2 for e in explanations)
-    assert all(isinstance(e.faithfulness, float) for e in explanations)
+    assert all(0.0 <= e.faithfulness <= 1.0 for e in explanations)  # confidence kept, a share
     assert model.training  # mode restored
     assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())  # hooks removed
 
@@ -74,3 +75,33 @@ def test_target_layers_by_name_or_conv_index(example: Any) -> None:
         resolve_target_layer(model, "conv3")
     with pytest.raises(ValueError, match="out of range"):
         resolve_target_layer(model, 5)
+
+
+class _CornerDetector(nn.Module):
+    """Two classes decided by the top-left 4 x 4 corner alone: class 0's logit is the corner's
+    sum minus 8, class 1's is 0. An image with a bright corner is class 0 with p ~ 1; without
+    that corner, p(class 0) ~ 0.0003, whatever the rest of the image holds."""
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        corner = images[:, 0, :4, :4].sum(dim=(1, 2))
+        return torch.stack([corner - 8.0, torch.zeros_like(corner)], dim=1)
+
+
+def test_confidence_kept_is_near_1_when_the_map_holds_the_evidence_and_near_0_when_it_misses() -> None:
+    images = torch.ones(3, 1, 8, 8)  # a bright corner (and bright elsewhere: evidence it ignores)
+    on_corner = np.zeros((3, 8, 8), dtype=np.float32)
+    on_corner[:, :4, :4] = 1.0
+    elsewhere = 1.0 - on_corner
+    half = on_corner * 0.75  # keeps three quarters of the corner's evidence
+
+    model = _CornerDetector()
+    held = confidence_kept(model, images, on_corner, 0)
+    missed = confidence_kept(model, images, elsewhere, 0)
+    partial = confidence_kept(model, images, half, 0)
+
+    assert held.shape == (3,) and np.all(held > 0.99) and np.all(held <= 1.0)
+    assert np.all(missed < 0.01) and np.all(missed >= 0.0)
+    assert np.all((partial > missed) & (partial < held))
+    # The other class gains confidence without the corner: more than the whole image gave it,
+    # which is clipped to 1 (the map cannot keep more than all).
+    assert np.all(confidence_kept(model, images, elsewhere, 1) == 1.0)

@@ -232,7 +232,13 @@ class Settings(BaseSettings):
         default=4 * 1024 * 1024,
         gt=0,
         description="Largest request body (JSON) accepted, counted while it streams in; artifact "
-        "uploads are bounded by max_artifact_bytes instead.",
+        "uploads are bounded by max_artifact_bytes and checkpoint uploads by max_checkpoint_bytes instead.",
+    )
+    max_checkpoint_bytes: int = Field(
+        default=512 * 1024 * 1024,
+        gt=0,
+        description="Largest global model checkpoint (.npz) an FL server may upload to monitoring; "
+        "streamed to disk, never held in memory.",
     )
     artifact_sweep_seconds: float = Field(
         default=300.0, gt=0, description="How often monitoring removes the XAI files of deleted tasks."

@@ -7,6 +7,7 @@ import os
 import secrets
 import stat
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -23,6 +24,7 @@ from fedops_services.db import (
 )
 from fedops_services.metrics import Metrics, PerClient
 from fedops_services.monitoring.artifacts import ArtifactService
+from fedops_services.monitoring.checkpoints import CheckpointService
 from fedops_services.monitoring.reports import ReportService
 from fedops_services.provisioners import Provisioner, make_provisioner
 from fedops_services.registry.clients import ClientService
@@ -54,6 +56,7 @@ class Services:
     models: ModelVersionService
     reports: ReportService
     artifacts: ArtifactService
+    checkpoints: CheckpointService
     metrics: Metrics
 
     def check_database(self) -> None:
@@ -145,6 +148,7 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
     credentials = CredentialCache()
     auth = Authenticator(reads, admin_token, credentials)
     reconciler = Reconciler(sessions, provisioner, settings, credentials)
+    heartbeat_timeout = timedelta(seconds=settings.heartbeat_timeout_seconds)
     # Monitoring derives the FL metrics from what it stores: one scrape target per installation.
     metrics = Metrics(
         reads,
@@ -158,12 +162,16 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
         sessions=sessions,
         provisioner=provisioner,
         auth=auth,
-        tasks=TaskService(sessions, reconciler, credentials, artifact_files),
-        servers=ServerService(sessions, provisioner, reconciler),
+        tasks=TaskService(
+            sessions, reconciler, credentials, artifact_files, heartbeat_timeout=heartbeat_timeout
+        ),
+        servers=ServerService(sessions, provisioner, reconciler, heartbeat_timeout=heartbeat_timeout),
         reconciler=reconciler,
         clients=ClientService(sessions, reads, settings, credentials),
         models=ModelVersionService(sessions),
         reports=ReportService(sessions, metrics.reports_ingested, extract_values=settings.metrics_fl),
         artifacts=ArtifactService(sessions, artifact_files, settings.max_artifact_bytes),
+        # Staged next to the artifact files (the same volume), so storing one is a rename.
+        checkpoints=CheckpointService(sessions, artifact_files, settings.data_dir / "checkpoint-uploads"),
         metrics=metrics,
     )

@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     SERVER_NOT_PROVISIONED = "server_not_provisioned"
     MODEL_VERSION_NOT_FOUND = "model_version_not_found"
     ARTIFACT_NOT_FOUND = "artifact_not_found"
+    CHECKPOINT_NOT_AVAILABLE = "checkpoint_not_available"
     TASK_NAME_TAKEN = "task_name_taken"
     TASK_NAME_IMMUTABLE = "task_name_immutable"
     INVALID_STATE = "invalid_state"
@@ -50,6 +51,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.SERVER_NOT_PROVISIONED: 409,
     ErrorCode.MODEL_VERSION_NOT_FOUND: 404,
     ErrorCode.ARTIFACT_NOT_FOUND: 404,
+    ErrorCode.CHECKPOINT_NOT_AVAILABLE: 404,
     ErrorCode.TASK_NAME_TAKEN: 409,
     ErrorCode.TASK_NAME_IMMUTABLE: 422,
     ErrorCode.INVALID_STATE: 409,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -51,6 +51,20 @@ class HttpCore:
         if response.is_success:
             return response
         raise _error_from(response)
+
+    def download(self, path: str, destination: BinaryIO) -> httpx.Response:
+        """GET ``path`` into ``destination`` in chunks (a large file is never held in memory);
+        returns the response (headers) once the body is written."""
+        try:
+            with self._client.stream("GET", path) as response:
+                if not response.is_success:
+                    response.read()
+                    raise _error_from(response)
+                for chunk in response.iter_bytes(1024 * 1024):
+                    destination.write(chunk)
+                return response
+        except httpx.TransportError as exc:
+            raise ApiError(0, "unreachable", f"cannot reach {self.base_url}: {exc}") from exc
 
     def json(self, method: str, path: str, model: type[ModelT], **kwargs: Any) -> ModelT:
         """Parse a 2xx answer into ``model``. Unknown fields are ignored at every depth (a

@@ -1,9 +1,10 @@
-"""Typed client of the monitoring API (reports, rounds, XAI artifacts)."""
+"""Typed client of the monitoring API (reports, rounds, XAI artifacts, model checkpoints)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 from pydantic import TypeAdapter
 
@@ -134,3 +135,27 @@ class MonitoringClient:
 
     def download_artifact(self, artifact_id: str) -> bytes:
         return self._core.request("GET", f"/api/v1/monitoring/artifacts/{artifact_id}/content").content
+
+    def upload_checkpoint(self, task_id: str, version: int, content: bytes) -> bool:
+        """The FL server's upload of a registered version's ``.npz``; False when it was
+        stored already (a resend). 422 when its SHA-256 is not the registered one."""
+        response = self._core.request(
+            "PUT",
+            f"/api/v1/monitoring/tasks/{task_id}/models/{version}/checkpoint",
+            content=content,
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        return response.status_code == 201
+
+    def download_checkpoint(self, task_id: str, version: int, destination: BinaryIO) -> str:
+        """Write the version's checkpoint (``numpy.load`` reads it) to ``destination``; returns
+        the file name the server suggests. ApiError 404 ``checkpoint_not_available`` when
+        the FL server has not uploaded it."""
+        response = self._core.download(
+            f"/api/v1/monitoring/tasks/{task_id}/models/{version}/checkpoint", destination
+        )
+        found = _FILENAME.search(response.headers.get("content-disposition", ""))
+        return found.group(1) if found else f"{task_id}-v{version}.npz"
+
+
+_FILENAME = re.compile(r'filename="([A-Za-z0-9._-]+)"')

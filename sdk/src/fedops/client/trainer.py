@@ -204,7 +204,12 @@ class Trainer:
     # --- explanations --------------------------------------------------------------------------
 
     def _explain(self, round_number: int, attempt: str) -> tuple[float, dict[str, float], int]:
-        """Seconds spent, faithfulness scores, and how many images were made (and spooled)."""
+        """Seconds spent, faithfulness scores, and how many images were made (and spooled).
+
+        The scores go into the round report's metrics: ``xai_faithfulness_class_<label>`` is
+        the class's "confidence kept" (fedops.xai.confidence_kept: the share, 0-1, of the
+        model's confidence in the class that the image multiplied by its map keeps; 1 is best)
+        and ``xai_faithfulness_mean`` its mean over the classes."""
         xai = self.spec.xai
         if not xai.enabled:
             return 0.0, {}, 0

@@ -1,5 +1,5 @@
 """Explanations of image classifiers (Grad-CAM family) generated on the clients."""
 
-from fedops.xai.gradcam import Explanation, explain_classes, resolve_target_layer
+from fedops.xai.gradcam import Explanation, confidence_kept, explain_classes, resolve_target_layer
 
-__all__ = ["Explanation", "explain_classes", "resolve_target_layer"]
+__all__ = ["Explanation", "confidence_kept", "explain_classes", "resolve_target_layer"]

@@ -22,9 +22,10 @@ from starlette.datastructures import FormData
 
 from fedops_services.api.errors import RejectedRequest
 from fedops_services.api.guard import admit, depends_on_principal
+from fedops_services.config import Settings
 from fedops_services.errors import ErrorCode, FedopsError, FieldProblem
 
-__all__ = ["MAX_JSON_DEPTH", "UPLOAD_FORM_OVERHEAD", "StrictRoute"]
+__all__ = ["MAX_JSON_DEPTH", "UPLOAD_FORM_OVERHEAD", "CheckpointRoute", "StrictRoute"]
 
 MAX_JSON_DEPTH = 32  # the task spec, the deepest schema, nests 3 levels
 _MAX_FORM_FIELDS = 32
@@ -37,20 +38,31 @@ _Handler = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 class StrictRoute(APIRoute):
+    def body_limit(self, settings: Settings) -> int:
+        """The largest body this route reads: JSON, or an artifact upload's form."""
+        if any(isinstance(field.field_info, params.File) for field in self.dependant.body_params):
+            return settings.max_artifact_bytes + UPLOAD_FORM_OVERHEAD
+        return settings.max_body_bytes
+
     def get_route_handler(self) -> _Handler:
         handler = super().get_route_handler()
         authenticated = depends_on_principal(self.dependant)
-        uploads = any(isinstance(field.field_info, params.File) for field in self.dependant.body_params)
 
         async def screened(request: Request) -> Response:
-            settings = request.app.state.services.settings
-            limit = settings.max_artifact_bytes + UPLOAD_FORM_OVERHEAD if uploads else settings.max_body_bytes
+            limit = self.body_limit(request.app.state.services.settings)
             receive = await admit(request, authenticated=authenticated, limit=limit)
             for name, value in [*request.path_params.items(), *request.query_params.multi_items()]:
                 _refuse_nul(name, name, value)
             return await handler(_StrictRequest(request.scope, receive))
 
         return screened
+
+
+class CheckpointRoute(StrictRoute):
+    """A raw checkpoint body (application/octet-stream) the route streams to disk itself."""
+
+    def body_limit(self, settings: Settings) -> int:
+        return settings.max_checkpoint_bytes
 
 
 class _StrictRequest(Request):

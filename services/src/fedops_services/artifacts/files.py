@@ -1,12 +1,17 @@
 """Artifact bytes behind an interface; a directory (a volume on Kubernetes) by default.
 
 Only the bytes: the artifacts' metadata rows are in the database (``fedops_services.store``).
+XAI images are ``<task>/<round>/<id>.<ext>``; global model checkpoints, too large to hold in
+memory, are moved in from a local file and read back as a stream: ``<task>/checkpoints/...``.
+Everything of a task is under its id, so deleting the task's prefix removes all of it.
 """
 
 from __future__ import annotations
 
+import shutil
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import BinaryIO
 
 from fedops.durable.files import atomic_write
 
@@ -20,7 +25,15 @@ class ArtifactFiles(ABC):
     def put(self, key: str, content: bytes) -> None: ...
 
     @abstractmethod
+    def put_file(self, key: str, source: Path) -> None:
+        """Move the local file ``source`` in as ``key`` (atomically replacing any previous one)."""
+
+    @abstractmethod
     def get(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def open(self, key: str) -> BinaryIO:
+        """The content as a file to read in chunks; FileNotFoundError when absent."""
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
@@ -51,8 +64,18 @@ class ArtifactDirectory(ArtifactFiles):
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, content)
 
+    def put_file(self, key: str, source: Path) -> None:
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".{path.name}.incoming")
+        shutil.move(source, temporary)  # a rename on the same volume, else a copy
+        temporary.replace(path)  # readers see the old file or the whole new one
+
     def get(self, key: str) -> bytes:
         return self._path(key).read_bytes()
+
+    def open(self, key: str) -> BinaryIO:
+        return self._path(key).open("rb")
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -156,6 +156,10 @@ class ModelVersionRow(Base):
     checkpoint_uri: Mapped[str] = mapped_column(String(1024))
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", Document)
     created_at: Mapped[datetime]
+    # Set once monitoring holds the checkpoint's bytes (the FL server uploads them).
+    checkpoint_sha256: Mapped[str | None] = mapped_column(String(64))
+    checkpoint_size: Mapped[int | None] = mapped_column(BigInteger)
+    checkpoint_stored_at: Mapped[datetime | None]
 
 
 class ReportRow(Base):

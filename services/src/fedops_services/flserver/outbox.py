@@ -12,6 +12,9 @@ checkpoint pointer, then ``deliver``. A crash anywhere in between is safe:
 
 Registration is retried at every round end and at the end of the run until it succeeds;
 a report waits for its version (it names it), then leaves through the monitoring spool.
+Then the checkpoint's bytes are uploaded to monitoring (where people download them),
+retried the same way; a file already pruned from the volume (the store keeps the last
+few) is logged and skipped: that version stays without a downloadable checkpoint.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class RoundRecord:
     report: dict[str, Any]
     version: int | None = None  # set once the registry answered
     registered: bool = False  # the registry answered (with a version, or refused for good)
+    reported: bool = False  # the report is in the spool
+    uploaded: bool = False  # monitoring holds the checkpoint (or it cannot, for good)
 
 
 class RoundOutbox:
@@ -53,14 +58,18 @@ class RoundOutbox:
         directory: Path,
         spool: Spool,
         register: Callable[[RoundRecord], int],
+        upload: Callable[[RoundRecord], None] | None = None,
         *,
         fault_dir: Path | None = None,
     ) -> None:
-        """``register`` records the model version with the registry and returns its number."""
+        """``register`` records the model version with the registry and returns its number;
+        ``upload`` sends a registered version's checkpoint file to monitoring (FileNotFoundError
+        when the file is gone)."""
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self._spool = spool
         self._register = register
+        self._upload = upload
         self._fault_dir = fault_dir
         self.latest_version: int | None = None  # the newest version the registry confirmed
 
@@ -88,8 +97,15 @@ class RoundOutbox:
                 atomic_write(path, json.dumps(asdict(record)).encode())
             if record.version is not None:
                 self.latest_version = max(self.latest_version or 0, record.version)
-            self._spool.add_report({**record.report, "global_model_version": record.version})
-            self._crash_point("after-spool", record.round)
+            if not record.reported:
+                self._spool.add_report({**record.report, "global_model_version": record.version})
+                self._crash_point("after-spool", record.round)
+                record.reported = True
+                atomic_write(path, json.dumps(asdict(record)).encode())
+            if not record.uploaded:
+                if not self._try_upload(record):
+                    break  # the report left already; the file is retried before later rounds'
+                atomic_write(path, json.dumps(asdict(record)).encode())
             path.unlink(missing_ok=True)
         delivered = self._spool.flush()
         return delivered and not self._records()
@@ -105,6 +121,27 @@ class RoundOutbox:
             logger.warning("could not register the model of round %d yet (%s); will retry", record.round, exc)
             return False
         record.registered = True
+        return True
+
+    def _try_upload(self, record: RoundRecord) -> bool:
+        if self._upload is None or record.version is None:  # nothing registered to attach it to
+            record.uploaded = True
+            return True
+        try:
+            self._upload(record)
+        except FileNotFoundError:
+            logger.warning(
+                "the checkpoint of round %d was pruned before it could be uploaded; model version %d "
+                "stays without a downloadable file",
+                record.round,
+                record.version,
+            )
+        except ApiError as exc:
+            if exc.status not in _PERMANENT:
+                logger.warning("could not upload round %d's model yet (%s); will retry", record.round, exc)
+                return False
+            logger.error("monitoring refused the checkpoint of round %d for good: %s", record.round, exc)
+        record.uploaded = True
         return True
 
     def _crash_point(self, step: str, round_number: int) -> None:

@@ -1,12 +1,12 @@
 """The fedops ServerApp: runs a task's rounds with the strategy its spec names.
 
 Per round it times configure / wait / aggregate / evaluate, checkpoints the global model
-(atomically, on the task's volume), registers the model version with the registry and
-reports the round to monitoring. Both are staged on the volume before the checkpoint
-counts (``outbox``), so neither is lost when the registry or monitoring is down or the
-server crashes at any step. A restarted server first delivers what it still owes, then
-resumes from the last checkpoint with its round numbers: round ``k`` of a resumed Flower
-run is round ``done + k`` of the task.
+(atomically, on the task's volume), registers the model version with the registry,
+reports the round to monitoring and uploads the checkpoint there. All of it is staged on
+the volume before the checkpoint counts (``outbox``), so none is lost when the registry or
+monitoring is down or the server crashes at any step. A restarted server first delivers
+what it still owes, then resumes from the last checkpoint with its round numbers: round
+``k`` of a resumed Flower run is round ``done + k`` of the task.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from flwr.app import ArrayRecord, ConfigRecord, Context, Message, MetricRecord, RecordDict
 from flwr.serverapp import Grid, ServerApp
@@ -129,7 +131,12 @@ def _outbox(api: FedopsClient, spool: Spool, env: ServerEnvironment) -> RoundOut
         )
         return api.registry.register_model_version(env.task_id, request).version
 
-    return RoundOutbox(env.data_dir / "outbox", spool, register, fault_dir=env.data_dir)
+    def upload(record: RoundRecord) -> None:
+        assert record.version is not None  # the outbox uploads registered versions only
+        content = Path(url2pathname(urlsplit(record.checkpoint_uri).path)).read_bytes()
+        api.monitoring.upload_checkpoint(env.task_id, record.version, content)
+
+    return RoundOutbox(env.data_dir / "outbox", spool, register, upload, fault_dir=env.data_dir)
 
 
 def _deliver_before_exit(outbox: RoundOutbox, committed_round: int) -> None:

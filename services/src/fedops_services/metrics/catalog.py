@@ -241,8 +241,8 @@ CATALOG: tuple[Family, ...] = (
         "fedops_xai_faithfulness",
         "histogram",
         ("task",),
-        "Faithfulness score of each stored explanation image (change of the class's raw output "
-        "when the input is multiplied by its map; can be negative).",
+        "Faithfulness of each stored explanation image: confidence kept, the share (0-1) of the "
+        "model's confidence in the class that the image multiplied by its map keeps; 1 is best.",
         "database",
         "16 (13 buckets + Inf, sum, count)",
     ),

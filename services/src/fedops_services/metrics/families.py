@@ -19,12 +19,12 @@ __all__ = ["FAITHFULNESS_BOUNDS", "SECONDS_BOUNDS", "add_histogram", "counter", 
 SECONDS_BOUNDS: tuple[float, ...] = (
     0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
 )  # fmt: skip
-# Faithfulness is pytorch-grad-cam's CamMultImageConfidenceChange on the class's raw
-# output (a logit, not a probability): the score after multiplying the input by its own map
-# minus the score before. Unbounded and often negative (the map's region alone is less
-# convincing than the whole image), so the buckets are symmetric around 0.
+# Faithfulness is "confidence kept" (fedops.xai.confidence_kept): the share of the class's
+# softmax probability the map's regions keep on their own, in [0, 1]; good maps are close to
+# 1, so the buckets are finer there. Scores of older clients (a raw logit change, often
+# -7 to -27) land in the 0.0 bucket or above 1.0 (+Inf), never in between.
 FAITHFULNESS_BOUNDS: tuple[float, ...] = (
-    -10.0, -5.0, -2.0, -1.0, -0.5, -0.1, 0.0, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0,
+    0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0,
 )  # fmt: skip
 
 

@@ -7,6 +7,8 @@ the reconciler observed.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import ValidationError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,9 +19,9 @@ from fedops_services.access import load_task
 from fedops_services.db.tables import ServerRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError, validation_error
 from fedops_services.provisioners import Provisioner, ProvisionerError
+from fedops_services.registry.progress import task_with_progress
 from fedops_services.registry.reconciler import Reconciler
 from fedops_services.registry.server_status import provisioner_failure, set_task_status
-from fedops_services.registry.views import task_public
 from fedops_services.security import Principal, Role, TokenKind, hash_token, new_token, require_admin
 from fedops_services.store import servers as server_store
 from fedops_services.store import tasks as task_store
@@ -29,9 +31,15 @@ __all__ = ["ServerService"]
 
 class ServerService:
     def __init__(
-        self, sessions: sessionmaker[Session], provisioner: Provisioner, reconciler: Reconciler
+        self,
+        sessions: sessionmaker[Session],
+        provisioner: Provisioner,
+        reconciler: Reconciler,
+        *,
+        heartbeat_timeout: timedelta,
     ) -> None:
         self._sessions = sessions
+        self._heartbeat_timeout = heartbeat_timeout  # the tasks it answers show their progress
         self._provisioner = provisioner  # its name, and the logs it reads
         self._reconciler = reconciler
 
@@ -120,7 +128,7 @@ class ServerService:
             if not server.ready:
                 raise FedopsError(ErrorCode.INVALID_STATE, f"the server is not ready: {server.reason}")
             set_task_status(task, "running", "")
-            return task_public(task)
+            return task_with_progress(session, task, heartbeat_timeout=self._heartbeat_timeout)
 
     def stop_run(self, principal: Principal, task_id: str) -> TaskPublic:
         require_admin(principal)
@@ -129,7 +137,7 @@ class ServerService:
             if task.status != "running":
                 raise FedopsError(ErrorCode.INVALID_STATE, f"the task is {task.status}, not running")
             set_task_status(task, "stopped", "stopped by the operator")
-            return task_public(task)
+            return task_with_progress(session, task, heartbeat_timeout=self._heartbeat_timeout)
 
     def report_run_result(self, principal: Principal, task_id: str, result: RunResult) -> TaskPublic:
         """The FL server runtime says how the run ended."""
@@ -138,7 +146,7 @@ class ServerService:
             if task.status != "running":
                 raise FedopsError(ErrorCode.INVALID_STATE, f"the task is {task.status}, not running")
             set_task_status(task, result.status, result.reason)
-            return task_public(task)
+            return task_with_progress(session, task, heartbeat_timeout=self._heartbeat_timeout)
 
     def delete(self, principal: Principal, task_id: str) -> None:
         require_admin(principal)

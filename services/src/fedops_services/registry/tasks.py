@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -13,10 +14,11 @@ from fedops.api.schemas import RevisionsPublic, TaskPublic, TasksPublic
 from fedops.spec import TaskSpec
 from fedops_services.access import load_task
 from fedops_services.artifacts import ArtifactFiles
-from fedops_services.db.tables import utcnow
+from fedops_services.db.tables import TaskRow, utcnow
 from fedops_services.errors import ErrorCode, FedopsError
+from fedops_services.registry.progress import task_with_progress, tasks_with_progress
 from fedops_services.registry.reconciler import Reconciler
-from fedops_services.registry.views import revision_public, task_public
+from fedops_services.registry.views import revision_public
 from fedops_services.security import CredentialCache, Principal, Role, require_admin
 from fedops_services.store import servers as server_store
 from fedops_services.store import tasks as task_store
@@ -56,8 +58,11 @@ class TaskService:
         reconciler: Reconciler,
         credentials: CredentialCache,
         artifacts: ArtifactFiles,
+        *,
+        heartbeat_timeout: timedelta,
     ) -> None:
         self._sessions = sessions
+        self._heartbeat_timeout = heartbeat_timeout  # a client's "online" in a task's progress
         self._reconciler = reconciler
         self._credentials = credentials
         self._artifacts = artifacts
@@ -70,7 +75,7 @@ class TaskService:
                 if task_store.name_taken(session, spec.name):
                     raise _name_taken(spec.name)
                 row = task_store.insert_task(session, spec.name, spec.to_document())
-                public = task_public(row)
+                public = self._public(session, row)
         except IntegrityError as exc:  # a concurrent create with the same name won the race
             raise _name_taken(spec.name) from exc
         logger.info("task created id=%s name=%s", public.id, public.name)
@@ -82,18 +87,19 @@ class TaskService:
         require_admin(principal)
         with self._sessions() as session:
             rows, count = task_store.list_tasks(session, status=status, name=name, limit=limit, offset=offset)
-            return TasksPublic(data=[task_public(r) for r in rows], count=count)
+            data = tasks_with_progress(session, rows, heartbeat_timeout=self._heartbeat_timeout)
+            return TasksPublic(data=data, count=count)
 
     def get(self, principal: Principal, task_id: str) -> TaskPublic:
         """The task; when its FL server asks (the run controller does every second), the
         server's last-seen time is recorded too."""
         if principal.role is Role.SERVER and self._sightings.due(task_id):
             with self._sessions.begin() as session:
-                public = task_public(load_task(session, principal, task_id, Role.SERVER))
+                public = self._public(session, load_task(session, principal, task_id, Role.SERVER))
                 server_store.record_server_seen(session, task_id, utcnow())
                 return public
         with self._sessions() as session:
-            return task_public(load_task(session, principal, task_id, Role.CLIENT, Role.SERVER))
+            return self._public(session, load_task(session, principal, task_id, Role.CLIENT, Role.SERVER))
 
     def update(self, principal: Principal, task_id: str, spec: TaskSpec) -> TaskPublic:
         """Store ``spec`` as the next revision; a provisioned server follows its resources."""
@@ -107,7 +113,10 @@ class TaskService:
                 )
             task_store.add_revision(session, row, spec.to_document())
             self._reconciler.follow_spec(session, row, spec)
-            return task_public(row)
+            return self._public(session, row)
+
+    def _public(self, session: Session, row: TaskRow) -> TaskPublic:
+        return task_with_progress(session, row, heartbeat_timeout=self._heartbeat_timeout)
 
     def revisions(self, principal: Principal, task_id: str, *, limit: int, offset: int) -> RevisionsPublic:
         with self._sessions() as session:

@@ -4,24 +4,41 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from fedops.api.schemas import ClientPublic, ModelVersionPublic, RevisionPublic, TaskPublic, TaskStatus
+from fedops.api.schemas import (
+    ClientPublic,
+    ModelVersionPublic,
+    RevisionPublic,
+    TaskProgress,
+    TaskPublic,
+    TaskStatus,
+)
 from fedops.spec import TaskSpec
 from fedops_services.db.tables import ClientRow, ModelVersionRow, TaskRevisionRow, TaskRow
+from fedops_services.store.progress import ClientCounts
 
 __all__ = ["client_public", "model_version_public", "revision_public", "task_public"]
 
 
-def task_public(row: TaskRow) -> TaskPublic:
+def task_public(row: TaskRow, *, rounds_completed: int, clients: ClientCounts) -> TaskPublic:
+    """The task with its progress (``registry.progress`` counts it for a page at once)."""
     status: TaskStatus = row.status  # type: ignore[assignment]  # stored values are TaskStatus
+    spec = TaskSpec.model_validate(row.spec)
     return TaskPublic(
         id=row.id,
         name=row.name,
         status=status,
         status_reason=row.status_reason,
         revision=row.revision,
-        spec=TaskSpec.model_validate(row.spec),
+        spec=spec,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        progress=TaskProgress(
+            rounds_completed=rounds_completed,
+            num_rounds=spec.rounds,
+            clients=clients.clients,
+            online_clients=clients.online,
+            training_clients=clients.training,
+        ),
     )
 
 
@@ -56,4 +73,6 @@ def model_version_public(row: ModelVersionRow) -> ModelVersionPublic:
         checkpoint_uri=row.checkpoint_uri,
         metadata=row.meta,
         created_at=row.created_at,
+        checkpoint_available=row.checkpoint_sha256 is not None,
+        checkpoint_size_bytes=row.checkpoint_size,
     )

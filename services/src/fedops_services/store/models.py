@@ -9,7 +9,14 @@ from sqlalchemy.orm import Session
 
 from fedops_services.db.tables import ModelVersionRow, utcnow
 
-__all__ = ["find_model_version", "insert_model_version", "latest_model_version", "list_model_versions"]
+__all__ = [
+    "find_model_version",
+    "get_model_version",
+    "insert_model_version",
+    "latest_model_version",
+    "list_model_versions",
+    "record_checkpoint",
+]
 
 
 def insert_model_version(
@@ -65,3 +72,15 @@ def list_model_versions(
 def latest_model_version(session: Session, task_id: str) -> ModelVersionRow | None:
     query = select(ModelVersionRow).where(ModelVersionRow.task_id == task_id)
     return session.scalar(query.order_by(ModelVersionRow.version.desc()).limit(1))
+
+
+def get_model_version(session: Session, task_id: str, version: int) -> ModelVersionRow | None:
+    return session.get(ModelVersionRow, (task_id, version))
+
+
+def record_checkpoint(session: Session, row: ModelVersionRow, *, sha256: str, size: int) -> None:
+    """Note that the version's checkpoint file is stored (its hash, its size, since when)."""
+    row.checkpoint_sha256 = sha256
+    row.checkpoint_size = size
+    row.checkpoint_stored_at = utcnow()
+    session.flush()

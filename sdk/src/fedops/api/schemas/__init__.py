@@ -40,7 +40,14 @@ from fedops.api.schemas.reports import (
     SystemReport,
 )
 from fedops.api.schemas.servers import LogsPublic, PodStatus, RunResult, ScaleRequest, ServerStatus
-from fedops.api.schemas.tasks import RevisionPublic, RevisionsPublic, TaskPublic, TasksPublic, TaskStatus
+from fedops.api.schemas.tasks import (
+    RevisionPublic,
+    RevisionsPublic,
+    TaskProgress,
+    TaskPublic,
+    TasksPublic,
+    TaskStatus,
+)
 
 __all__ = [
     "DB_INT_MAX",
@@ -79,6 +86,7 @@ __all__ = [
     "ServerStatus",
     "ServerTimings",
     "SystemReport",
+    "TaskProgress",
     "TaskPublic",
     "TaskStatus",
     "TasksPublic",

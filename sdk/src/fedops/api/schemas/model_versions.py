@@ -29,6 +29,12 @@ class ModelVersionPublic(ResponseModel):
     checkpoint_uri: str
     metadata: dict[str, Any]
     created_at: datetime
+    checkpoint_available: bool = Field(
+        default=False,
+        description="Monitoring holds the version's checkpoint file: download it from "
+        "/api/v1/monitoring/tasks/{task_id}/models/{version}/checkpoint.",
+    )
+    checkpoint_size_bytes: int | None = Field(default=None, description="Size of that file, when held.")
 
 
 class ModelVersionsPublic(ResponseModel):

@@ -147,7 +147,12 @@ class ArtifactPublic(ResponseModel):
     size_bytes: int
     sha256: str
     faithfulness: float | None = Field(
-        default=None, description="Confidence change when the input is multiplied by its own map."
+        default=None,
+        description='"Confidence kept", in [0, 1]: the share of the model\'s confidence in the explained '
+        "class that the highlighted regions keep on their own (the image multiplied by its map), "
+        "averaged over the class's samples. 1.0: the map holds all that drives the decision; near 0: "
+        "it misses it. Values outside [0, 1] were stored by older clients (a raw logit change, an "
+        "old scale).",
     )
     created_at: datetime
 

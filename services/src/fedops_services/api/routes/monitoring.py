@@ -1,10 +1,14 @@
-"""/api/v1/monitoring: reports, rounds and XAI artifacts."""
+"""/api/v1/monitoring: reports, rounds, XAI artifacts and global model checkpoints."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import hashlib
+from collections.abc import Iterator
+from typing import Annotated, BinaryIO, Literal
 
-from fastapi import APIRouter, File, Form, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Path, Request, Response, UploadFile, status
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
 
 from fedops.api.schemas import (
     DB_INT_MAX,
@@ -18,7 +22,7 @@ from fedops.api.schemas import (
 )
 from fedops_services.api.deps import PrincipalDep, ServicesDep
 from fedops_services.api.routes._common import DEFAULT_LIMIT, ERRORS, Limit, Offset, RoundFilter
-from fedops_services.api.strict import StrictRoute
+from fedops_services.api.strict import CheckpointRoute, StrictRoute
 from fedops_services.monitoring.artifacts import ArtifactUploadForm
 
 router = APIRouter(
@@ -87,7 +91,10 @@ def upload_artifact(
     artifact_id: Annotated[
         str | None, Form(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")
     ] = None,
-    faithfulness: Annotated[float | None, Form(description="Score of the explanation, if computed")] = None,
+    faithfulness: Annotated[
+        float | None,
+        Form(description="Confidence kept by the explanation, in [0, 1] (see ArtifactPublic), if computed"),
+    ] = None,
 ) -> ArtifactPublic:
     # Read one byte past the limit: enough to know it is too large without buffering more.
     content = file.file.read(services.artifacts.max_bytes + 1)
@@ -142,3 +149,76 @@ _CONTENT_HEADERS = {
     "Content-Disposition": "inline",
     "Cache-Control": "private, no-store",
 }
+
+
+Version = Annotated[int, Path(ge=1, le=DB_INT_MAX, description="The model version's number.")]
+_CHUNK = 1024 * 1024
+
+
+async def upload_checkpoint(
+    task_id: str, version: Version, request: Request, principal: PrincipalDep, services: ServicesDep
+) -> Response:
+    """The FL server's upload of a version's ``.npz`` (the raw bytes). Its SHA-256 must be the
+    one recorded when the version was registered; a resend of the same file is a no-op."""
+    checkpoints = services.checkpoints
+    # Refused (scope, unknown version) before a byte of the body is read.
+    await run_in_threadpool(checkpoints.expected_sha256, principal, task_id, version)
+    with checkpoints.staging() as staged:
+        digest, size = hashlib.sha256(), 0
+        # Streamed to disk: a checkpoint may be hundreds of MiB (bounded by CheckpointRoute).
+        # Chunks are small page-cache writes, cheap enough for the event loop.
+        async for chunk in request.stream():
+            digest.update(chunk)
+            size += len(chunk)
+            staged.file.write(chunk)
+        stored = await run_in_threadpool(
+            checkpoints.store, principal, task_id, version, staged, sha256=digest.hexdigest(), size=size
+        )
+    return Response(status_code=status.HTTP_201_CREATED if stored else status.HTTP_204_NO_CONTENT)
+
+
+router.add_api_route(
+    "/tasks/{task_id}/models/{version}/checkpoint",
+    upload_checkpoint,
+    methods=["PUT"],
+    route_class_override=CheckpointRoute,
+    operation_id="uploadCheckpoint",
+    response_class=Response,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        201: {"description": "Stored"},
+        204: {"description": "Stored before: the same file"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
+
+
+@router.get(
+    "/tasks/{task_id}/models/{version}/checkpoint",
+    operation_id="downloadCheckpoint",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+def download_checkpoint(
+    task_id: str, version: Version, principal: PrincipalDep, services: ServicesDep
+) -> StreamingResponse:
+    """The version's checkpoint as the FL server wrote it (``numpy.savez``: ``arr_0``...)."""
+    download = services.checkpoints.download(principal, task_id, version)
+    headers = {
+        "Content-Length": str(download.size),
+        "Content-Disposition": f'attachment; filename="{download.filename}"',
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    }
+    return StreamingResponse(_chunks(download.file), media_type="application/octet-stream", headers=headers)
+
+
+def _chunks(file: BinaryIO) -> Iterator[bytes]:
+    with file:
+        while chunk := file.read(_CHUNK):
+            yield chunk

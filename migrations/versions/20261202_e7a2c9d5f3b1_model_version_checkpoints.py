@@ -1,0 +1,31 @@
+"""model version checkpoints stored by monitoring
+
+Revision ID: e7a2c9d5f3b1
+Revises: 33219fb040a4
+Create Date: 2026-12-02 11:00:00.000000
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "e7a2c9d5f3b1"
+down_revision: str | None = "33219fb040a4"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # All null until the FL server uploads the version's file: older versions have none.
+    with op.batch_alter_table("model_versions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("checkpoint_sha256", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("checkpoint_size", sa.BigInteger(), nullable=True))
+        batch_op.add_column(sa.Column("checkpoint_stored_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("model_versions", schema=None) as batch_op:
+        batch_op.drop_column("checkpoint_stored_at")
+        batch_op.drop_column("checkpoint_size")
+        batch_op.drop_column("checkpoint_sha256")
