@@ -12,6 +12,7 @@ STABLE_OPERATION_IDS = {
     "registerModelVersion", "listModelVersions", "getLatestModelVersion",
     "ingestReport", "ingestReports", "listReports", "listRounds", "uploadArtifact", "listArtifacts",
     "downloadArtifact", "getHealth", "getReadiness", "getWhoAmI", "getMetrics",
+    "signIn", "getSession", "signOut", "convertFedopsConfig",
 }  # fmt: skip
 UNAUTHENTICATED = {"getHealth", "getReadiness", "getMetrics"}
 
