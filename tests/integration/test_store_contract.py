@@ -231,3 +231,28 @@ def test_manager_poll_state(sessions: sessionmaker[Session], reads: Engine) -> N
         assert client_store.manager_poll_state(connection, task_id) == client_store.ManagerPollState(
             "created", True, "127.0.0.1:9092", 2
         )
+
+
+def test_console_sessions_are_found_by_hash_and_removed_when_expired(sessions: sessionmaker[Session]) -> None:
+    from fedops_services.store import sessions as session_store
+
+    now = utcnow()
+    with sessions.begin() as session:
+        session_store.insert_session(
+            session, "a" * 64, "b" * 64, created_at=now, expires_at=now + timedelta(hours=1)
+        )
+        session_store.insert_session(
+            session, "c" * 64, "d" * 64, created_at=now, expires_at=now - timedelta(seconds=1)
+        )
+    with sessions.begin() as session:
+        found = session_store.find_session(session, "a" * 64)
+        assert found is not None and found.admin_binding == "b" * 64
+        assert found.expires_at.tzinfo is not None and found.expires_at > now
+        assert session_store.delete_expired_sessions(session, now) == 1
+        assert session_store.find_session(session, "c" * 64) is None
+    with sessions.begin() as session:
+        assert session_store.delete_session(session, "a" * 64) is True
+        assert session_store.delete_session(session, "a" * 64) is False
+    with sessions.begin() as session, pytest.raises(IntegrityError):  # one row per secret
+        session_store.insert_session(session, "e" * 64, "", created_at=now, expires_at=now)
+        session_store.insert_session(session, "e" * 64, "", created_at=now, expires_at=now)
