@@ -68,6 +68,9 @@ def test_unusable_keys_are_named_in_the_file(api: TestClient) -> None:
          "more than 10000 values"),
         ("a: " + "[" * 5000 + "]" * 5000 + "\n", "deeper"),
         ("!!python/object:os.system {}\n", "not valid YAML"),
+        ("task_id: t\nstarted: 2001-13-45\n", "not valid YAML: month must be in 1..12"),
+        ("task_id: t\nserver: {strategy: {params: {d: 2001-12-14}}}\n", "must be text, a number"),
+        ("task_id: !!binary aGVsbG8=\n", "must be text, a number"),
     ],
 )  # fmt: skip
 def test_files_that_are_not_a_usable_mapping_are_422_naming_config(

@@ -4,9 +4,9 @@ The conversion is the CLI's (``fedops task create --from-fedops-config``); this 
 text from a browser needs first. The YAML is parsed safely (no Python objects), and the
 parsed document is walked once, within bounds, before the conversion does: YAML aliases
 let a few hundred bytes stand for an exponentially large tree, and nesting can be deep
-enough to exhaust recursion. Numbers that JSON cannot carry (``.inf``, ``.nan``) and NUL
-characters (which no store accepts) are refused here, naming their key, instead of
-failing later.
+enough to exhaust recursion. Values JSON cannot carry (``.inf``, ``.nan``, dates, sets,
+binaries) and NUL characters (which no store accepts) are refused here, naming their key,
+instead of failing later.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = ["MAX_CONFIG_DEPTH", "MAX_CONFIG_NODES", "convert_fedops_config_text"]
 
 MAX_CONFIG_DEPTH = 32  # FedOps files nest 4 levels
 MAX_CONFIG_NODES = 10_000  # values visited, aliases counted each time they are used
+_PLAIN = (str, int, float, bool, type(None), dict, list)
 
 
 def convert_fedops_config_text(
@@ -56,6 +57,8 @@ def _parse(text: str) -> dict[str, Any]:
         raise _invalid([("config", f"not valid YAML: {exc}")]) from None
     except RecursionError:
         raise _invalid([("config", f"nested deeper than {MAX_CONFIG_DEPTH} levels")]) from None
+    except (ValueError, OverflowError) as exc:  # a constructor's, e.g. the timestamp 2001-13-45
+        raise _invalid([("config", f"not valid YAML: {exc}")]) from None
     if not isinstance(document, dict):
         kind = "empty" if document is None else f"a {type(document).__name__}"
         raise _invalid([("config", f"must be a YAML mapping (key: value lines), not {kind}")])
@@ -76,6 +79,9 @@ def _screen(document: dict[str, Any]) -> None:
             )
         if depth > MAX_CONFIG_DEPTH:
             raise _invalid([(field, f"nested deeper than {MAX_CONFIG_DEPTH} levels")])
+        if not isinstance(value, _PLAIN):
+            # YAML's dates, sets and binaries: no FedOps setting is one, and JSON has none.
+            raise _invalid([(field, "must be text, a number, true/false, a list or a mapping")])
         if isinstance(value, float) and not math.isfinite(value):
             raise _invalid([(field, f"{value} is not a finite number")])
         if isinstance(value, str) and "\x00" in value:
