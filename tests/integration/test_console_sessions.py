@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -292,3 +293,23 @@ def test_under_a_prefix_everything_but_the_probes_moves(prefixed: TestClient) ->
         assert prefixed.get(probe).status_code == 200, probe
         assert prefixed.get(f"/fedops{probe}").status_code == 404, probe
     assert "/fedops/api/v1/tasks" in prefixed.get("/fedops/openapi.json").json()["paths"]
+
+
+def test_every_route_that_changes_something_passes_the_csrf_check(app: FastAPI) -> None:
+    # The CSRF check lives in the guard's authentication, so a mutating route that did not
+    # declare the principal would take a cookie-authenticated request without the token.
+    from fastapi.routing import APIRoute
+
+    from fedops_services.api.guard import depends_on_principal
+    from fedops_services.security.sessions import SAFE_METHODS
+
+    def walk(routes: list[Any]) -> Iterator[APIRoute]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            elif hasattr(route, "original_router"):  # FastAPI keeps included routers as such
+                yield from walk(route.original_router.routes)
+
+    mutating = [r for r in walk(app.routes) if set(r.methods or ()) - SAFE_METHODS]
+    assert len(mutating) > 15
+    assert [r.path for r in mutating if not depends_on_principal(r.dependant)] == []
