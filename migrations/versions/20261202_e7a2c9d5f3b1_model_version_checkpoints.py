@@ -1,7 +1,7 @@
 """model version checkpoints stored by monitoring
 
 Revision ID: e7a2c9d5f3b1
-Revises: 33219fb040a4
+Revises: d4e8f2a6b1c3
 Create Date: 2026-12-02 11:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "e7a2c9d5f3b1"
-down_revision: str | None = "33219fb040a4"
+down_revision: str | None = "d4e8f2a6b1c3"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

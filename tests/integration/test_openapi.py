@@ -13,6 +13,7 @@ STABLE_OPERATION_IDS = {
     "ingestReport", "ingestReports", "listReports", "listRounds", "uploadArtifact", "listArtifacts",
     "downloadArtifact", "uploadCheckpoint", "downloadCheckpoint",
     "getHealth", "getReadiness", "getWhoAmI", "getMetrics",
+    "signIn", "getSession", "signOut", "convertFedopsConfig",
 }  # fmt: skip
 UNAUTHENTICATED = {"getHealth", "getReadiness", "getMetrics"}
 

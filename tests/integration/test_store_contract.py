@@ -284,3 +284,28 @@ def test_a_model_versions_checkpoint_is_recorded(sessions: sessionmaker[Session]
     assert stored is not None and missing is None
     assert (stored.checkpoint_sha256, stored.checkpoint_size) == ("ab" * 32, 3 * 2**31)
     assert stored.checkpoint_stored_at is not None and stored.checkpoint_stored_at.tzinfo is not None
+
+
+def test_console_sessions_are_found_by_hash_and_removed_when_expired(sessions: sessionmaker[Session]) -> None:
+    from fedops_services.store import sessions as session_store
+
+    now = utcnow()
+    with sessions.begin() as session:
+        session_store.insert_session(
+            session, "a" * 64, "b" * 64, created_at=now, expires_at=now + timedelta(hours=1)
+        )
+        session_store.insert_session(
+            session, "c" * 64, "d" * 64, created_at=now, expires_at=now - timedelta(seconds=1)
+        )
+    with sessions.begin() as session:
+        found = session_store.find_session(session, "a" * 64)
+        assert found is not None and found.admin_binding == "b" * 64
+        assert found.expires_at.tzinfo is not None and found.expires_at > now
+        assert session_store.delete_expired_sessions(session, now) == 1
+        assert session_store.find_session(session, "c" * 64) is None
+    with sessions.begin() as session:
+        assert session_store.delete_session(session, "a" * 64) is True
+        assert session_store.delete_session(session, "a" * 64) is False
+    with sessions.begin() as session, pytest.raises(IntegrityError):  # one row per secret
+        session_store.insert_session(session, "e" * 64, "", created_at=now, expires_at=now)
+        session_store.insert_session(session, "e" * 64, "", created_at=now, expires_at=now)

@@ -33,7 +33,7 @@ from tests.support.kube_cluster import KubeCluster, kube_bin_dir
 CHART = Path(__file__).resolve().parents[2] / "charts" / "fedops"
 # The newest schemas kubernetes-validate 1.37.0 ships: 1.37 (strict: unknown fields fail).
 K8S_SCHEMA_VERSION = "1.37.0"
-SCENARIOS = ["defaults", "external-db-values.yaml", "minimal-values.yaml"]
+SCENARIOS = ["defaults", "external-db-values.yaml", "ingress-prefix-values.yaml", "minimal-values.yaml"]
 MIGRATE = ["fedops-services", "migrate"]
 Obj = dict[str, Any]
 
@@ -89,6 +89,13 @@ def test_rendered_objects_match_the_kubernetes_schemas(helm: str, scenario: str)
     extra = {
         "defaults": {"Secret", "StatefulSet", "PersistentVolumeClaim", "NetworkPolicy"},
         "external-db-values.yaml": {"PersistentVolumeClaim", "NetworkPolicy", "Ingress"},
+        "ingress-prefix-values.yaml": {
+            "Secret",
+            "StatefulSet",
+            "PersistentVolumeClaim",
+            "NetworkPolicy",
+            "Ingress",
+        },
         "minimal-values.yaml": {"Secret", "StatefulSet"},
     }[scenario]
     assert (
@@ -213,6 +220,36 @@ def test_workloads_and_settings(helm: str) -> None:
     used = {*config["registry"], *config["monitoring"], *env_of(registry)}
     used |= set(env_of(find(objects, "Job", "fedops-migrate")))
     assert {key for key in used if key.startswith("FEDOPS_")} <= known
+
+
+def test_the_path_prefix_reaches_the_ingress_and_both_services(helm: str) -> None:
+    objects = render_with(helm, "--set", "ingress.enabled=true", "--set", "ingress.pathPrefix=/fedops")
+    config = {n: find(objects, "ConfigMap", f"fedops-{n}")["data"] for n in ("registry", "monitoring")}
+    assert config["registry"]["FEDOPS_PATH_PREFIX"] == config["monitoring"]["FEDOPS_PATH_PREFIX"] == "/fedops"
+    # FL servers call the APIs where they answer.
+    assert config["registry"]["FEDOPS_API_URL"] == "http://fedops-registry.fedops.svc:8080/fedops"
+    assert config["registry"]["FEDOPS_MONITORING_URL"] == "http://fedops-monitoring.fedops.svc:8080/fedops"
+    # Only the registry serves the console; the Ingress sends only monitoring's API there.
+    assert config["monitoring"]["FEDOPS_CONSOLE"] == "false" and "FEDOPS_CONSOLE" not in config["registry"]
+    (rule,) = find(objects, "Ingress", "fedops")["spec"]["rules"]
+    routes = {p["path"]: p["backend"]["service"]["name"] for p in rule["http"]["paths"]}
+    assert routes == {"/fedops/api/v1/monitoring": "fedops-monitoring", "/fedops": "fedops-registry"}
+    for name in ("registry", "monitoring"):
+        deployment = find(objects, "Deployment", f"fedops-{name}")
+        assert env_of(deployment)["FORWARDED_ALLOW_IPS"] == "*"  # the Secure cookie behind TLS
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"  # probes stay at the root
+    test_env = env_of(find(objects, "Job", "fedops-test"))
+    assert test_env["FEDOPS_PATH_PREFIX"] == "/fedops"
+
+    plain = render_with(helm, "--set", "ingress.enabled=true")
+    (rule,) = find(plain, "Ingress", "fedops")["spec"]["rules"]
+    assert [p["path"] for p in rule["http"]["paths"]] == ["/api/v1/monitoring", "/"]
+    assert find(plain, "ConfigMap", "fedops-registry")["data"]["FEDOPS_PATH_PREFIX"] == ""
+    assert "FORWARDED_ALLOW_IPS" not in env_of(find(render(helm), "Deployment", "fedops-registry"))
+    for bad in ("/fedops/", "fedops", "/a b", "/.."):
+        refused = helm_template(helm, "--set", f"ingress.pathPrefix={bad}", check=False)
+        assert refused.returncode != 0 and "pathPrefix" in refused.stderr, bad
 
 
 @pytest.mark.parametrize(

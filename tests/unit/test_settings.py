@@ -117,3 +117,25 @@ def test_kubernetes_needs_an_explicit_choice_of_how_edge_machines_reach_servers(
     routed = KubernetesSettings(service_type="ClusterIP", fleet_address="{task_name}.fl.example.org:443")
     assert node_port.edge_reachable and routed.edge_reachable
     assert not KubernetesSettings(service_type="ClusterIP").edge_reachable  # accepted: in-cluster clients
+
+
+@pytest.mark.parametrize("prefix", ["", "/fedops", "/tools/fedops-1.2", "/a_b~c"])
+def test_usable_path_prefixes_are_accepted(prefix: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEDOPS_PATH_PREFIX", prefix)
+    assert Settings().path_prefix == prefix
+
+
+@pytest.mark.parametrize(
+    "prefix", ["/", "fedops", "/fedops/", "/a//b", "/a/../b", "/..", "/a b", "/é", "/a?b"]
+)
+def test_path_prefixes_that_routes_or_cookies_would_misread_are_refused(prefix: str) -> None:
+    with pytest.raises(ValidationError, match="FEDOPS_PATH_PREFIX"):
+        Settings(path_prefix=prefix)
+
+
+def test_sessions_last_twelve_hours_unless_told(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().session_ttl_seconds == 12 * 3600
+    monkeypatch.setenv("FEDOPS_SESSION_TTL_SECONDS", "600")
+    assert Settings().session_ttl_seconds == 600
+    with pytest.raises(ValidationError):
+        Settings(session_ttl_seconds=10)

@@ -1,7 +1,8 @@
 """Checks a fedops installation over HTTP (`helm test`).
 
-Reads FEDOPS_REGISTRY_URL, FEDOPS_MONITORING_URL and FEDOPS_ADMIN_TOKEN; expects 200 from
-/readyz of both services and from /api/v1/whoami with the admin token. Retries for a
+Reads FEDOPS_REGISTRY_URL, FEDOPS_MONITORING_URL, FEDOPS_ADMIN_TOKEN and FEDOPS_PATH_PREFIX;
+expects 200 from /readyz of both services (always at the root) and from
+<prefix>/api/v1/whoami with the admin token. Retries for a
 while, since the services may still be connecting to the database. Exit status 0 when
 every check passed.
 """
@@ -30,12 +31,13 @@ def main() -> int:
     registry = os.environ["FEDOPS_REGISTRY_URL"].rstrip("/")
     monitoring = os.environ["FEDOPS_MONITORING_URL"].rstrip("/")
     token = os.environ["FEDOPS_ADMIN_TOKEN"]
+    prefix = os.environ.get("FEDOPS_PATH_PREFIX", "")
     deadline = time.monotonic() + float(os.environ.get("FEDOPS_CHECK_SECONDS", "60"))
     checks = [
         (registry + "/readyz", None),
         (monitoring + "/readyz", None),
-        (registry + "/api/v1/whoami", token),
-        (monitoring + "/api/v1/whoami", token),
+        (registry + prefix + "/api/v1/whoami", token),
+        (monitoring + prefix + "/api/v1/whoami", token),
     ]
     failed: list[str] = []
     for url, credential in checks:

@@ -201,6 +201,12 @@ is read-only; /tmp is an emptyDir).
       key: {{ include "fedops.authSecretKey" . }}
 - name: HOME
   value: /tmp
+{{- if .Values.ingress.enabled }}
+# uvicorn believes X-Forwarded-Proto/-For from these peers: the session cookie is Secure
+# when the Ingress was reached over https.
+- name: FORWARDED_ALLOW_IPS
+  value: {{ .Values.ingress.forwardedAllowIps | quote }}
+{{- end }}
 {{- end }}
 
 {{/* checksum/* annotations: pods roll when the settings or the generated Secrets change. */}}

@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import RedirectResponse
 
 import fedops_services
 from fedops_services.api.errors import error_response, install_error_handlers, internal_error
 from fedops_services.api.openapi import install_links
 from fedops_services.api.request_ids import RequestIdMiddleware
-from fedops_services.api.routes import clients, health, monitoring, servers, tasks
+from fedops_services.api.routes import clients, conversions, health, monitoring, servers, session, tasks
 from fedops_services.config import Settings
 from fedops_services.console import StaticAssets, console_router
 from fedops_services.container import Services, build_services
@@ -64,11 +65,15 @@ def create_app(
             if owned:
                 wired.close()
 
+    prefix = settings.path_prefix
     app = FastAPI(
         title="fedops",
         version=fedops_services.__version__,
         description="Registry and monitoring APIs of the fedops federated-learning platform.",
         lifespan=lifespan,
+        openapi_url=f"{prefix}/openapi.json",
+        docs_url=f"{prefix}/docs",
+        redoc_url=f"{prefix}/redoc",
     )
     install_error_handlers(app)
     install_links(app)
@@ -77,12 +82,31 @@ def create_app(
     )
     # Outermost: every answer is counted, the 500 rendered for an unhandled error included.
     app.state.http_metrics = instrument_http(app)
+    # Probes and the scrape stay at the root; everything else moves under the prefix. The
+    # routes carry the prefix themselves (no ASGI root_path): Starlette strips a root_path
+    # from paths that start with it, which would also make every route answer without it.
     app.include_router(health.router)
+    routers = [session.router]
     if "registry" in settings.components:
-        for router in (tasks.router, servers.router, clients.router):
-            app.include_router(router)
+        routers += [tasks.router, servers.router, clients.router, conversions.router]
     if "monitoring" in settings.components:
-        app.include_router(monitoring.router)
+        routers.append(monitoring.router)
     if settings.console:
-        app.include_router(console_router(StaticAssets()))
+        routers.append(console_router(StaticAssets()))
+        if prefix:
+            routers.append(_to_the_page(prefix))
+    for router in routers:
+        app.include_router(router, prefix=prefix)
     return app
+
+
+def _to_the_page(prefix: str) -> APIRouter:
+    """``/fedops`` -> ``/fedops/``: the page's relative URLs (``api/v1/...``, ``console/...``)
+    resolve under the prefix only from a path that ends with a slash."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("")
+    def page() -> RedirectResponse:
+        return RedirectResponse(f"{prefix}/", status_code=308)
+
+    return router

@@ -47,10 +47,14 @@ def up(
     logging.basicConfig(level=log_level.upper(), format=_LOG_FORMAT)
     os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
     api_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    settings = Settings(
-        data_dir=data_dir, api_url=os.environ.get("FEDOPS_API_URL", f"http://{api_host}:{port}")
+    settings = Settings(data_dir=data_dir)
+    prefix = settings.path_prefix  # local FL servers call the API where it answers: under it
+    if "FEDOPS_API_URL" not in os.environ:
+        settings = settings.model_copy(update={"api_url": f"http://{api_host}:{port}{prefix}"})
+    typer.echo(
+        f"fedops API on http://{host}:{port}{prefix} (console at {prefix}/, docs at {prefix}/docs), "
+        f"data in {data_dir.resolve()}"
     )
-    typer.echo(f"fedops API on http://{host}:{port} (docs at /docs), data in {data_dir.resolve()}")
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
 
 

@@ -6,6 +6,7 @@ at import time, so tests build as many differently-configured apps as they like.
 
 from __future__ import annotations
 
+import re
 import shlex
 import string
 from pathlib import Path
@@ -26,6 +27,9 @@ __all__ = [
 ]
 
 Component = Literal["registry", "monitoring"]
+
+# Segments of unreserved characters; "." and ".." alone would be normalised away by clients.
+_PATH_PREFIX = re.compile(r"(/(?!\.{1,2}(?:/|$))[A-Za-z0-9._~-]+)+")
 
 # What the local provisioner runs for a task unless told otherwise: the fedops FL server
 # runtime. Placeholders are filled per task by the provisioner.
@@ -185,6 +189,18 @@ class Settings(BaseSettings):
     console: bool = Field(
         default=True, description="Serve the web console at / (the chart enables it on the registry only)."
     )
+    path_prefix: str = Field(
+        default="",
+        description="Serve the API and the console under this path (e.g. /fedops behind an Ingress "
+        "that routes /fedops to the services without rewriting); /healthz, /readyz and /metrics also "
+        "answer at the root, for probes and scrapes. Empty: everything at the root.",
+    )
+    session_ttl_seconds: int = Field(
+        default=12 * 3600,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="How long a console sign-in lasts; then the admin token is asked for again.",
+    )
     provisioner: Literal["local", "kubernetes"] = "local"
     api_url: str = Field(
         default="http://127.0.0.1:8080",
@@ -280,6 +296,18 @@ class Settings(BaseSettings):
     def _some_component(cls, value: frozenset[str]) -> frozenset[str]:
         if not value:
             raise ValueError("name at least one of: registry, monitoring")
+        return value
+
+    @field_validator("path_prefix")
+    @classmethod
+    def _usable_prefix(cls, value: str) -> str:
+        # The prefix is written into routes and into the session cookie's Path: one or more
+        # segments of unreserved URL characters, nothing to escape or normalise.
+        if value and not _PATH_PREFIX.fullmatch(value):
+            raise ValueError(
+                f"FEDOPS_PATH_PREFIX {value!r} must start with '/', not end with '/', and hold only "
+                "letters, digits and . _ ~ - between the slashes, e.g. /fedops"
+            )
         return value
 
     @field_validator("server_command")

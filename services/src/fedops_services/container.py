@@ -34,6 +34,7 @@ from fedops_services.registry.servers import ServerService
 from fedops_services.registry.tasks import TaskService
 from fedops_services.security import CredentialCache
 from fedops_services.security.authenticator import Authenticator
+from fedops_services.security.sessions import ConsoleSessions
 
 __all__ = ["ADMIN_TOKEN_FILE", "Services", "build_services", "prepare_data_dir", "resolve_admin_token"]
 
@@ -49,6 +50,7 @@ class Services:
     sessions: sessionmaker[Session]
     provisioner: Provisioner
     auth: Authenticator
+    console_sessions: ConsoleSessions
     tasks: TaskService
     servers: ServerService
     reconciler: Reconciler
@@ -162,6 +164,7 @@ def build_services(settings: Settings, *, provisioner: Provisioner | None = None
         sessions=sessions,
         provisioner=provisioner,
         auth=auth,
+        console_sessions=ConsoleSessions(sessions, reads, admin_token, settings.session_ttl_seconds),
         tasks=TaskService(
             sessions, reconciler, credentials, artifact_files, heartbeat_timeout=heartbeat_timeout
         ),

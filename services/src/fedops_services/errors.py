@@ -20,6 +20,7 @@ class ErrorCode(StrEnum):
     MALFORMED_REQUEST = "malformed_request"
     UNAUTHENTICATED = "unauthenticated"
     FORBIDDEN = "forbidden"
+    CSRF_TOKEN_INVALID = "csrf_token_invalid"  # noqa: S105 - an error code
     TASK_NOT_FOUND = "task_not_found"
     CLIENT_NOT_FOUND = "client_not_found"
     CLIENT_NAME_TAKEN = "client_name_taken"
@@ -45,6 +46,7 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.MALFORMED_REQUEST: 400,
     ErrorCode.UNAUTHENTICATED: 401,
     ErrorCode.FORBIDDEN: 403,
+    ErrorCode.CSRF_TOKEN_INVALID: 403,
     ErrorCode.TASK_NOT_FOUND: 404,
     ErrorCode.CLIENT_NOT_FOUND: 404,
     ErrorCode.CLIENT_NAME_TAKEN: 409,

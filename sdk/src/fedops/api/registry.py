@@ -11,6 +11,8 @@ from fedops.api.schemas import (
     EnrollmentRequest,
     EnrollmentTokenCreate,
     EnrollmentTokenPublic,
+    FedopsConfigConversion,
+    FedopsConfigConversionRequest,
     HeartbeatRequest,
     LogsPublic,
     ManagerState,
@@ -38,6 +40,17 @@ class RegistryClient:
 
     def whoami(self) -> WhoAmI:
         return self._core.json("GET", "/api/v1/whoami", WhoAmI)
+
+    def convert_fedops_config(self, config: str, *, name: str | None = None) -> FedopsConfigConversion:
+        """The task spec a FedOps ``conf/config.yaml`` (its text) becomes, with a note per key
+        not mapped; creates nothing. ApiError 422 names each unusable key as ``config.<key>``."""
+        request = FedopsConfigConversionRequest(config=config, name=name)
+        return self._core.json(
+            "POST",
+            "/api/v1/conversions/fedops-config",
+            FedopsConfigConversion,
+            json=request.model_dump(exclude_none=True),
+        )
 
     # tasks
     def create_task(self, spec: TaskSpec) -> TaskPublic:

@@ -15,7 +15,7 @@ from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from starlette.types import Message, Receive
 
-from fedops_services.api.deps import authenticate, get_principal, remember_principal
+from fedops_services.api.deps import authenticate_request, get_principal, remember_principal
 from fedops_services.api.errors import RejectedRequest
 from fedops_services.container import Services
 from fedops_services.errors import ErrorCode, FedopsError
@@ -28,10 +28,10 @@ def depends_on_principal(dependant: Dependant) -> bool:
 
 
 async def admit(request: Request, *, authenticated: bool, limit: int) -> Receive:
-    """Raise FedopsError (401, 413) or return the ``receive`` the route must read through."""
+    """Raise FedopsError (401, 403, 413) or return the ``receive`` the route must read through."""
     if authenticated:
         services: Services = request.app.state.services
-        remember_principal(request.scope, await authenticate(services, request.headers.get("authorization")))
+        remember_principal(request.scope, await authenticate_request(services, request))
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)

@@ -27,6 +27,7 @@ __all__ = [
     "ArtifactRow",
     "Base",
     "ClientRow",
+    "ConsoleSessionRow",
     "EnrollmentTokenRow",
     "ModelVersionRow",
     "ReportRow",
@@ -232,3 +233,16 @@ class ArtifactRow(Base):
     faithfulness: Mapped[float | None] = mapped_column(Float)
     storage_key: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime]
+
+
+class ConsoleSessionRow(Base):
+    """A web console sign-in. Only the hash of the cookie's secret is stored, and a binding
+    to the admin token it was opened with (an HMAC keyed by the secret: a changed admin
+    token ends every session, and the row alone reveals nothing to guess the token with)."""
+
+    __tablename__ = "console_sessions"
+
+    secret_hash: Mapped[str] = mapped_column(String(HASH_LENGTH), primary_key=True)
+    admin_binding: Mapped[str] = mapped_column(String(HASH_LENGTH))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -5,12 +5,12 @@ change here changes both sides at once. Naming follows one family per resource:
 ``XCreate`` (request), ``XPublic`` (response), ``XsPublic`` (``{data, count}`` list).
 
 One module per resource, as the API is laid out (``tasks``, ``servers``, ``clients``,
-``model_versions``, ``reports`` for monitoring, ``auth``, ``errors``; ``base`` holds the two
+``model_versions``, ``reports`` for monitoring, ``auth``, ``conversions``, ``errors``; ``base`` holds the two
 model kinds and shared limits). Every public name is re-exported here: import from
 ``fedops.api.schemas``.
 """
 
-from fedops.api.schemas.auth import WhoAmI
+from fedops.api.schemas.auth import SessionPublic, WhoAmI
 from fedops.api.schemas.base import DB_INT_MAX, JSON_INT_MAX
 from fedops.api.schemas.clients import (
     ClientPublic,
@@ -21,6 +21,12 @@ from fedops.api.schemas.clients import (
     EnrollmentTokenPublic,
     HeartbeatRequest,
     ManagerState,
+)
+from fedops.api.schemas.conversions import (
+    MAX_FEDOPS_CONFIG_CHARS,
+    ConversionNotePublic,
+    FedopsConfigConversion,
+    FedopsConfigConversionRequest,
 )
 from fedops.api.schemas.errors import ErrorBody, ErrorDetail, ErrorPublic
 from fedops.api.schemas.model_versions import ModelVersionCreate, ModelVersionPublic, ModelVersionsPublic
@@ -52,12 +58,14 @@ from fedops.api.schemas.tasks import (
 __all__ = [
     "DB_INT_MAX",
     "JSON_INT_MAX",
+    "MAX_FEDOPS_CONFIG_CHARS",
     "ArtifactPublic",
     "ArtifactsPublic",
     "ClientPublic",
     "ClientRoundReport",
     "ClientTimings",
     "ClientsPublic",
+    "ConversionNotePublic",
     "EnrolledClient",
     "EnrollmentRequest",
     "EnrollmentTokenCreate",
@@ -65,6 +73,8 @@ __all__ = [
     "ErrorBody",
     "ErrorDetail",
     "ErrorPublic",
+    "FedopsConfigConversion",
+    "FedopsConfigConversionRequest",
     "HeartbeatRequest",
     "IngestResult",
     "LogsPublic",
@@ -85,6 +95,7 @@ __all__ = [
     "ServerRoundReport",
     "ServerStatus",
     "ServerTimings",
+    "SessionPublic",
     "SystemReport",
     "TaskProgress",
     "TaskPublic",

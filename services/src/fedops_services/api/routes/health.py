@@ -1,5 +1,9 @@
 """Liveness and readiness probes and the Prometheus scrape, all without authentication.
 
+They answer at the root whatever FEDOPS_PATH_PREFIX says (kubelets and Prometheus scrape
+the pod directly), and only there: with a prefix, an Ingress that forwards only the prefix
+does not expose them.
+
 The probes reveal nothing. ``/metrics`` shows task names, model quality and client counts
 (client names too with per-client series on): keep the API port away from untrusted
 networks or put the scrape behind a proxy; authenticating it is not built yet."""
@@ -9,9 +13,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from fedops.api.schemas import WhoAmI
-from fedops_services.api.deps import PrincipalDep, ServicesDep
-from fedops_services.api.routes._common import ERRORS
+from fedops_services.api.deps import ServicesDep
 from fedops_services.api.strict import StrictRoute
 
 router = APIRouter(tags=["health"], route_class=StrictRoute)
@@ -20,12 +22,6 @@ router = APIRouter(tags=["health"], route_class=StrictRoute)
 @router.get("/healthz", operation_id="getHealth")
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
-
-
-@router.get("/api/v1/whoami", operation_id="getWhoAmI", tags=["auth"], responses=ERRORS)
-def whoami(principal: PrincipalDep) -> WhoAmI:
-    """The role and scope of the presented credential (clients use it to find their task)."""
-    return WhoAmI(role=principal.role.value, task_id=principal.task_id, client_id=principal.client_id)
 
 
 @router.get("/readyz", operation_id="getReadiness")
