@@ -44,7 +44,8 @@ def test_nothing_inline_that_the_content_security_policy_would_block() -> None:
     for path in STATIC_DIR.rglob("*"):
         if path.suffix not in (".js", ".html") or "vendor" in path.parts:
             continue
-        text = path.read_text()
+        # Comments may name what is forbidden; the code may not use it.
+        text = "\n".join(line for line in path.read_text().splitlines() if not line.strip().startswith("//"))
         assert not re.search(r"\sstyle\s*=", text), f"{path.name}: inline style attributes are blocked by CSP"
         assert not re.search(r"\son[a-z]+\s*=\s*\"", text), f"{path.name}: inline event handlers are blocked"
         if path.suffix == ".html":
