@@ -85,7 +85,7 @@ def run_demo(root: Path, *, rounds: int, clients: int, project: Path, data_dir: 
         summary["wall_seconds"] = round(time.monotonic() - started, 1)
         return summary
     finally:
-        federation.stop(keep_tasks=True)  # its FL server goes, its data stays
+        federation.stop(keep_tasks=True)  # its FL server is paused, its data stays
 
 
 def _summary(

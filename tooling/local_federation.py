@@ -193,8 +193,9 @@ class LocalFederation:
         """Stop clients, FL servers (through the API) and the services; by PID, always.
 
         Tests delete every task (and with it its FL server). ``keep_tasks`` keeps the data for
-        a later `fedops up` on the same data dir (the demo): only the servers of the tasks this
-        federation made are deleted, and other tasks are not touched.
+        a later `fedops up` on the same data dir (the demo): the servers of the tasks this
+        federation made are paused (deleting one would mark a finished task "stopped"), and
+        other tasks are not touched.
         """
         for client in self.clients:
             _stop_group(client)
@@ -203,7 +204,7 @@ class LocalFederation:
                 if keep_tasks:
                     for task_id in self.created:
                         with contextlib.suppress(ApiError):  # one never provisioned has none
-                            self.api.registry.delete_server(task_id)
+                            self.api.registry.pause_server(task_id)
                 else:
                     for task in self.api.registry.list_tasks(limit=500).data:
                         self.api.registry.delete_task(task.id)  # and with it its FL server

@@ -65,6 +65,6 @@ def test_a_401_returns_to_sign_in(page: Page, federation: LocalFederation) -> No
     expect(page.get_by_role("heading", level=1)).to_have_text("New task")
 
     page.context.clear_cookies()  # the session is gone, as when it expires
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Tasks").click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Tasks", exact=True).click()
 
     _at_sign_in(page)

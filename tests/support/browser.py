@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, Response, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Response, expect, sync_playwright
 
 __all__ = [
     "CHROMIUM",
@@ -54,6 +54,7 @@ LAUNCH_ARGS = [
     "--disable-sync",
 ]
 TIMEOUT_MS = 20_000  # a page that takes longer than this to show a label is broken, not slow
+expect.set_options(timeout=TIMEOUT_MS)
 # Only an API answer the flow asks for on purpose may log an error: nothing else.
 _EXPECTED_ERROR = re.compile(r"Failed to load resource: the server responded with a status of 4\d\d")
 
