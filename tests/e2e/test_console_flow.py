@@ -90,7 +90,7 @@ def _form_values(rounds: int) -> dict[str, Any]:
 
 
 def _create_task(page: Page, federation: LocalFederation) -> str:
-    page.get_by_role("link", name="New task", exact=True).click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New task").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("New task")
     for label, value in _form_values(rounds=0).items():
         _fill(page, label, value)
@@ -110,9 +110,11 @@ def _create_task(page: Page, federation: LocalFederation) -> str:
 
     _fill(page, "Rounds", 2)
     page.get_by_role("button", name="Create task").click()
-    expect(page).to_have_url(re.compile(r"#/tasks/[^/]+$"))
+    # The console opens one of the new task's pages (which one is the console's choice).
+    expect(page).to_have_url(re.compile(r"#/tasks/(?!new)[^/]+"))
+    task_id = re.findall(r"#/tasks/([^/]+)", page.url)[0]
+    _tab(page, "Overview")
     expect(page.get_by_role("heading", level=1)).to_have_text("console-flow")
-    task_id = page.url.rsplit("/", 1)[1]
     spec = federation.api.registry.get_task(task_id).spec
     assert (spec.rounds, spec.xai.enabled, spec.xai.target_layer) == (2, True, "conv2")
     _visit(page, "04-task-overview")
@@ -126,8 +128,7 @@ def _client_command(shown: str, name: str, federation: LocalFederation, index: i
     assert any(word.startswith(federation.url) for word in words) and "--token" in words, shown
     assert ADMIN_TOKEN not in shown  # an enrolment token, never the admin's
     words[0] = str(federation.bin / "fedops-client")
-    if not Path(words[2]).is_dir():  # a placeholder such as <project-dir>
-        words[2] = str(PROJECT)
+    words[2] = str(PROJECT)  # the project dir (or a placeholder for it) on "their" machine
     if "--name" in words:
         words[words.index("--name") + 1] = name
     else:
@@ -139,6 +140,9 @@ def _client_command(shown: str, name: str, federation: LocalFederation, index: i
 def _start_clients(page: Page, federation: LocalFederation) -> None:
     _tab(page, "Clients")
     expect(page.get_by_role("heading", level=1)).to_have_text("Clients")
+    project_field = page.get_by_label("Project directory", exact=True)
+    if project_field.count():  # a console may offer to put the project dir into the command
+        project_field.fill(str(PROJECT))
     page.get_by_role("button", name="Create enrolment token").click()
     shown = page.get_by_label("Command to start a client").inner_text().strip()
     for index, name in enumerate(CLIENTS):
@@ -192,6 +196,7 @@ def test_the_seed_flow_in_a_browser(page: Page, federation: LocalFederation, tmp
 
     _tab(page, "Server")
     page.get_by_role("button", name="Start run").click()
+    expect(page.get_by_role("button", name="Stop run")).to_be_enabled()
     wait_for(lambda: federation.api.registry.get_task(task_id).status != "ready", 30, "the run to start")
     _tab(page, "Rounds")
     expect(page.get_by_role("heading", level=1)).to_have_text("Rounds")

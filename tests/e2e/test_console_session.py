@@ -61,7 +61,7 @@ def test_sign_out_returns_to_sign_in_and_ends_the_session(page: Page, federation
 
 def test_a_401_returns_to_sign_in(page: Page, federation: LocalFederation) -> None:
     sign_in(page, federation.url, ADMIN_TOKEN)
-    page.get_by_role("link", name="New task", exact=True).click()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New task").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("New task")
 
     page.context.clear_cookies()  # the session is gone, as when it expires
