@@ -112,7 +112,7 @@ def _create_task(page: Page, federation: LocalFederation) -> str:
     page.get_by_role("button", name="Create task").click()
     # The console opens one of the new task's pages (which one is the console's choice).
     expect(page).to_have_url(re.compile(r"#/tasks/(?!new)[^/]+"))
-    task_id = re.findall(r"#/tasks/([^/]+)", page.url)[0]
+    task_id: str = re.findall(r"#/tasks/([^/]+)", page.url)[0]
     _tab(page, "Overview")
     expect(page.get_by_role("heading", level=1)).to_have_text("console-flow")
     spec = federation.api.registry.get_task(task_id).spec
