@@ -73,18 +73,32 @@ def screenshot(page: Page, name: str) -> Path:
     return path
 
 
+_SHARED = pytest.StashKey[Browser]()
+
+
 @pytest.fixture(scope="session", name="browser")
-def chromium() -> Iterator[Browser]:
-    """One Chromium for the test session, closed (its processes ended) at the end."""
+def chromium(request: pytest.FixtureRequest) -> Iterator[Browser]:
+    """One Chromium for the test session, closed (its processes ended) at the end.
+
+    Each module that imports this fixture gets its own copy of it, and Playwright's sync API
+    runs one instance per thread: the first copy launches the browser, the others reuse it
+    (session fixtures end in the reverse order, so the first one closes it last).
+    """
+    shared = request.config.stash.get(_SHARED, None)
+    if shared is not None:
+        yield shared
+        return
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: run `make system-deps` (Debian's chromium)"
     with sync_playwright() as playwright:
         # Playwright gives the browser a fresh temporary profile (user-data-dir) of its own.
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True, timeout=60_000
         )
+        request.config.stash[_SHARED] = browser
         try:
             yield browser
         finally:
+            del request.config.stash[_SHARED]
             browser.close()
 
 
