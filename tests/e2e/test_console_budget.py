@@ -5,6 +5,7 @@ images, not all of them, and keeps its DOM bounded). Both tests print their figu
 from __future__ import annotations
 
 import io
+import json
 import re
 from typing import Any
 
@@ -17,7 +18,7 @@ from fedops.api.monitoring import ArtifactUpload
 from fedops.api.schemas import EnrollmentRequest
 from fedops.spec import TaskSpec
 from tests.conftest import ADMIN_TOKEN
-from tests.support.browser import chromium, console, measure_first_load, screenshot, sign_in
+from tests.support.browser import artifacts_dir, chromium, console, measure_first_load, screenshot, sign_in
 from tooling.local_federation import LocalFederation
 
 pytestmark = pytest.mark.slow
@@ -29,14 +30,20 @@ MAX_IMAGES_AT_ONCE = 400  # a page of the gallery, not the whole history (a fift
 MAX_ELEMENTS = 6_000  # the DOM of one page of rounds, not of 100
 
 
+def _report(capsys: pytest.CaptureFixture[str], name: str, figures: dict[str, Any], text: str) -> None:
+    """Printed past pytest's capture (CI's log shows it on a pass too) and kept as JSON."""
+    with capsys.disabled():
+        print(f"\n[console budget] {text}")
+    (artifacts_dir() / f"budget-{name}.json").write_text(json.dumps(figures, indent=2) + "\n")
+
+
 def test_the_first_load_is_at_most_300_kib_of_js_and_css(
-    browser: Browser, federation: LocalFederation
+    browser: Browser, federation: LocalFederation, capsys: pytest.CaptureFixture[str]
 ) -> None:
     first = measure_first_load(browser, federation.url + "/")
 
-    print(first.describe())
-    for name, size in sorted(first.files.items()):
-        print(f"  {name}: {size} bytes ({first.encodings[name]})")
+    figures = {"compressed_bytes": first.compressed, "decoded_bytes": first.decoded, "files": first.files}
+    _report(capsys, "first-load", figures, first.describe())
     assert first.files, "no script or stylesheet was loaded"
     assert any(name.endswith(".js") for name in first.files) and any(n.endswith(".css") for n in first.files)
     assert first.compressed <= FIRST_LOAD_BUDGET, first.describe()
@@ -95,7 +102,9 @@ def _big_task(federation: LocalFederation) -> str:
     return task_id
 
 
-def test_a_task_with_100_rounds_and_2000_images_stays_usable(page: Page, federation: LocalFederation) -> None:
+def test_a_task_with_100_rounds_and_2000_images_stays_usable(
+    page: Page, federation: LocalFederation, capsys: pytest.CaptureFixture[str]
+) -> None:
     task_id = _big_task(federation)
     sign_in(page, federation.url, ADMIN_TOKEN)
     images: list[Response] = []
@@ -116,10 +125,8 @@ def test_a_task_with_100_rounds_and_2000_images_stays_usable(page: Page, federat
     shown = page.evaluate("() => document.images.length")
     screenshot(page, "budget-gallery-2000-images")
 
-    print(
-        f"gallery of {ROUNDS * CLIENTS * CLASSES} images: {len(images)} image requests on opening, "
-        f"{shown} <img> and {elements} elements in the DOM"
-    )
+    gallery = {"images": ROUNDS * CLIENTS * CLASSES, "image_requests": len(images), "img": shown,
+               "elements": elements}  # fmt: skip
     assert 0 < len(images) <= MAX_IMAGES_AT_ONCE
     assert shown <= MAX_IMAGES_AT_ONCE and elements <= MAX_ELEMENTS
 
@@ -128,5 +135,9 @@ def test_a_task_with_100_rounds_and_2000_images_stays_usable(page: Page, federat
     expect(page.get_by_role("img", name="Global accuracy per round")).to_be_visible()
     elements = page.evaluate("() => document.getElementsByTagName('*').length")
     screenshot(page, "budget-rounds-100")
-    print(f"rounds page of {ROUNDS} rounds: {elements} elements in the DOM")
+    text = (
+        f"gallery of {gallery['images']} images: {len(images)} image requests on opening, {shown} <img>, "
+        f"{gallery['elements']} elements in the DOM; rounds page of {ROUNDS} rounds: {elements} elements"
+    )
+    _report(capsys, "hundred-rounds", {"gallery": gallery, "rounds_page_elements": elements}, text)
     assert elements <= MAX_ELEMENTS
