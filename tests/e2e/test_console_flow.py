@@ -236,3 +236,9 @@ def test_the_seed_flow_in_a_browser(page: Page, federation: LocalFederation, tmp
     _tab(page, "Revisions")
     expect(page.get_by_role("heading", level=1)).to_have_text("Revisions")
     _visit(page, "11-revisions")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Tasks", exact=True).click()
+    row = page.get_by_role("table", name="Tasks").get_by_role("row").filter(has_text="console-flow")
+    expect(row.get_by_role("link", name="console-flow")).to_have_attribute("href", f"#/tasks/{task_id}")
+    expect(row).to_contain_text("2 / 2")  # its rounds, done of planned
+    _visit(page, "12-tasks")
