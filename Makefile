@@ -11,7 +11,8 @@ CACHE_DIR ?= $(HOME)/.cache/fedops
 ENV_KEY := $(shell sha256sum requirements/lock.txt | cut -c1-12)
 DEPS ?= $(CACHE_DIR)/deps-$(ENV_KEY)
 VENV ?= $(CURDIR)/.venv
-# TypeScript and @grafana/schema for the dashboards' type check, keyed by their lock file.
+# TypeScript and @grafana/schema for the dashboards' type check and axe-core for the console's
+# accessibility checks, keyed by their lock file.
 JS_KEY := $(shell sha256sum tooling/observability/package-lock.json | cut -c1-12)
 JS_TOOLS ?= $(CACHE_DIR)/js-$(JS_KEY)
 export FEDOPS_JS_TOOLS := $(JS_TOOLS)
@@ -43,8 +44,8 @@ install: $(DEPS)/.complete  ## the shared third-party environment, then this clo
 	@# Cheap when .venv is already made for this clone and these packages.
 	$(DEPS)/bin/python scripts/clone_env.py --deps $(DEPS) --venv $(VENV)
 
-system-deps:  ## install the system packages tests use (PostgreSQL server binaries, Prometheus and promtool, npm)
-	bash scripts/system-deps.sh postgresql prometheus npm
+system-deps:  ## install the system packages tests use (PostgreSQL server binaries, Prometheus and promtool, npm, Chromium)
+	bash scripts/system-deps.sh postgresql prometheus npm chromium
 
 # Installed like the Python environment: once per lock, outside the clone, never at test time.
 $(JS_TOOLS)/.complete:
@@ -54,7 +55,7 @@ $(JS_TOOLS)/.complete:
 	cd $(JS_TOOLS) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
-js-tools: $(JS_TOOLS)/.complete  ## TypeScript and @grafana/schema (pinned) for the dashboards' type check
+js-tools: $(JS_TOOLS)/.complete  ## TypeScript and @grafana/schema (the dashboards' type check), axe-core (the console's), pinned
 
 k8s-tools:  ## build (or reuse) the pinned Kubernetes test binaries; about 14 min the first time
 	bash scripts/k8s/build.sh

@@ -4,7 +4,10 @@
 #   wrk         HTTP load generator for the benchmarks
 #   prometheus  a real Prometheus and promtool for the metric, rule and dashboard tests
 #               (installed without starting its service: the tests run it themselves)
-#   npm         Node.js and npm, for `make js-tools` (the dashboards' TypeScript type check)
+#   npm         Node.js and npm, for `make js-tools` (the dashboards' TypeScript type check,
+#               axe-core for the console's accessibility checks)
+#   chromium    Debian's Chromium, which the console's browser tests drive through Playwright
+#               (its executable_path; Playwright's own browser download is never used)
 set -euo pipefail
 
 missing=()
@@ -14,6 +17,7 @@ for need in "$@"; do
     wrk) command -v wrk >/dev/null 2>&1 || missing+=(wrk) ;;
     prometheus) command -v promtool >/dev/null 2>&1 || missing+=(prometheus) ;;
     npm) command -v npm >/dev/null 2>&1 || missing+=(npm) ;;
+    chromium) [ -x /usr/bin/chromium ] || missing+=(chromium) ;;
     *) echo "unknown system dependency: $need" >&2; exit 2 ;;
   esac
 done

@@ -13,11 +13,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from fedops.api import FedopsClient
+from fedops.api import ApiError, FedopsClient
 from fedops.api.schemas import RoundPublic, TaskPublic
 from fedops.ports import free_port
 from fedops.spec import TaskSpec
@@ -53,9 +53,16 @@ def _stop_group(process: subprocess.Popen[bytes], sig: signal.Signals = signal.S
 
 class LocalFederation:
     def __init__(
-        self, root: Path, *, env: dict[str, str] | None = None, admin_token: str | None = None
+        self,
+        root: Path,
+        *,
+        env: dict[str, str] | None = None,
+        admin_token: str | None = None,
+        data_dir: Path | None = None,
     ) -> None:
         self.root = root
+        # `fedops up`'s data dir: root/data by default; the demo names the one `make up` uses.
+        self.data = data_dir or root / "data"
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -74,6 +81,7 @@ class LocalFederation:
         self.clients: list[subprocess.Popen[bytes]] = []
         self._api: FedopsClient | None = None
         self._starts = 0
+        self.created: list[str] = []  # the tasks this federation made, in order
 
     # --- the services ----------------------------------------------------------------------------
 
@@ -85,7 +93,7 @@ class LocalFederation:
 
     def start_api(self) -> None:
         self._starts += 1
-        data = str(self.root / "data")
+        data = str(self.data)
         command = [
             str(self.bin / "fedops"),
             "up",
@@ -98,7 +106,7 @@ class LocalFederation:
         ]
         self.api_process = self._spawn(f"fedops-up-{self._starts}", command)
         token = self.env.get("FEDOPS_ADMIN_TOKEN") or wait_for(
-            lambda: _read(self.root / "data" / "admin-token"), 60, "the generated admin token"
+            lambda: _read(self.data / "admin-token"), 60, "the generated admin token"
         )
         self._api = FedopsClient(self.url, token)
         wait_for(self._answers, 60, "the API")
@@ -124,7 +132,9 @@ class LocalFederation:
     # --- tasks, servers, clients -----------------------------------------------------------------
 
     def create_task(self, document: dict[str, Any]) -> TaskPublic:
-        return self.api.registry.create_task(TaskSpec.model_validate(document))
+        task = self.api.registry.create_task(TaskSpec.model_validate(document))
+        self.created.append(task.id)
+        return task
 
     def provision(self, task_id: str, timeout: float = 120) -> float:
         """Provision and wait until ready; returns the seconds it took."""
@@ -155,7 +165,7 @@ class LocalFederation:
         return started
 
     def server_pid(self, task_id: str) -> int | None:
-        status = self.root / "data" / "servers" / task_id / "status.json"
+        status = self.data / "servers" / task_id / "status.json"
         try:
             pid = json.loads(status.read_text()).get("child_pid")
         except (OSError, ValueError):
@@ -179,27 +189,46 @@ class LocalFederation:
             time.sleep(0.5)
         raise TimeoutError(f"task {task_id} did not end within {timeout:.0f} s")
 
-    def stop(self) -> None:
-        """Stop clients, FL servers (through the API) and the services; by PID, always."""
+    def stop(self, *, keep_tasks: bool = False) -> None:
+        """Stop clients, FL servers (through the API) and the services; by PID, always.
+
+        Tests delete every task (and with it its FL server). ``keep_tasks`` keeps the data for
+        a later `fedops up` on the same data dir (the demo): the servers of the tasks this
+        federation made are paused (deleting one would mark a finished task "stopped"), and
+        other tasks are not touched.
+        """
         for client in self.clients:
             _stop_group(client)
         if self._api is not None and self.api_process is not None and self.api_process.poll() is None:
             with contextlib.suppress(Exception):  # the API may be gone; supervisors are killed below
-                for task in self.api.registry.list_tasks(limit=500).data:
-                    self.api.registry.delete_task(task.id)  # and with it its FL server
+                if keep_tasks:
+                    for task_id in self.created:
+                        with contextlib.suppress(ApiError):  # one never provisioned has none
+                            self.api.registry.pause_server(task_id)
+                else:
+                    for task in self.api.registry.list_tasks(limit=500).data:
+                        self.api.registry.delete_task(task.id)  # and with it its FL server
             self._api.close()
         if self.api_process is not None:
             _stop_group(self.api_process)
-        kill_supervisors(self.root / "data" / "servers")
+        # Only the supervisors of our tasks when the data dir is kept: another task's may be a
+        # server a person's own `fedops up` runs (supervisors outlive the services on purpose).
+        kill_supervisors(self.data / "servers", self.created if keep_tasks else None)
 
 
 def _read(path: Path) -> str | None:
     return path.read_text().strip() if path.exists() else None
 
 
-def kill_supervisors(servers: Path) -> None:
-    """SIGKILL every local-provisioner supervisor and server under ``servers``, by recorded PID."""
-    for record in servers.glob("*/supervisor.pid.json"):
+def kill_supervisors(servers: Path, task_ids: list[str] | None = None) -> None:
+    """SIGKILL every local-provisioner supervisor and server under ``servers`` (or those of
+    ``task_ids``), by recorded PID."""
+    records: Iterable[Path] = servers.glob("*/supervisor.pid.json")
+    if task_ids is not None:
+        records = (servers / task_id / "supervisor.pid.json" for task_id in task_ids)
+    for record in records:
+        if not record.exists():
+            continue
         pids = [json.loads(record.read_text()).get("pid")]
         status = record.with_name("status.json")
         if status.exists():
