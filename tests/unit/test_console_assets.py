@@ -93,3 +93,12 @@ def test_gzip_is_served_when_asked_and_decodes_to_the_file(client: TestClient) -
     assert answer.headers["content-encoding"] == "gzip"
     assert answer.content == (STATIC_DIR / "app.js").read_bytes()  # httpx decoded it
     assert len(gzip.compress((STATIC_DIR / "app.js").read_bytes())) < len(answer.content)
+
+
+def test_no_page_on_the_consoles_origin_loads_scripts_from_elsewhere(client: TestClient) -> None:
+    # FastAPI's /docs and /redoc pull Swagger UI and ReDoc from a CDN: a compromised package
+    # would run with the console's session. Only the console's own page is HTML here.
+    with client:
+        for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+            assert client.get(path).status_code == 404
+        assert client.get("/openapi.json").status_code == 200

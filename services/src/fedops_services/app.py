@@ -72,8 +72,11 @@ def create_app(
         description="Registry and monitoring APIs of the fedops federated-learning platform.",
         lifespan=lifespan,
         openapi_url=f"{prefix}/openapi.json",
-        docs_url=f"{prefix}/docs",
-        redoc_url=f"{prefix}/redoc",
+        # No interactive docs pages: FastAPI's load Swagger UI and ReDoc from a CDN, and a
+        # script from elsewhere on the console's origin could read its session's CSRF token.
+        # The OpenAPI document itself stays, for generators and schemathesis.
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
     install_links(app)
