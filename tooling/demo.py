@@ -124,7 +124,7 @@ def _summary(
         "console": {"url": CONSOLE_URL, "admin_token_file": str(federation.data / "admin-token")},
         "urls": {
             "api": f"{federation.url}/api/v1",
-            "docs": f"{federation.url}/docs",
+            "openapi": f"{federation.url}/openapi.json",
             "rounds": f"{federation.url}/api/v1/monitoring/tasks/{task_id}/rounds",
             "artifacts": f"{federation.url}/api/v1/monitoring/tasks/{task_id}/artifacts",
         },

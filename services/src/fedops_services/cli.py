@@ -52,8 +52,8 @@ def up(
     if "FEDOPS_API_URL" not in os.environ:
         settings = settings.model_copy(update={"api_url": f"http://{api_host}:{port}{prefix}"})
     typer.echo(
-        f"fedops API on http://{host}:{port}{prefix} (console at {prefix}/, docs at {prefix}/docs), "
-        f"data in {data_dir.resolve()}"
+        f"fedops API on http://{host}:{port}{prefix} (console at {prefix}/, "
+        f"OpenAPI at {prefix}/openapi.json), data in {data_dir.resolve()}"
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
 

@@ -34,7 +34,7 @@ _CODE_BY_STATUS = {
     415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
     422: ErrorCode.VALIDATION_ERROR,
 }
-_MESSAGE_BY_STATUS = {404: "no such endpoint; see /docs", 405: "method not allowed on this endpoint"}
+_MESSAGE_BY_STATUS = {404: "no such endpoint; see /openapi.json", 405: "method not allowed on this endpoint"}
 
 
 class RejectedRequest(HTTPException):
