@@ -34,6 +34,22 @@ export const TASK_TABS = [
   ["/gallery", "XAI gallery"], ["/models", "Models"], ["/revisions", "Revisions"],
 ];
 
+// A task id as the server makes them (store/ids.py: a uuid4's hex), or at least one that cannot
+// leave its place in an API path: no "." or "..", which the browser would resolve to another
+// endpoint (api/v1/tasks/.. is api/v1/), and nothing that needs escaping.
+const TASK_ID = /^[A-Za-z0-9_-]+$/;
+
+/** A path segment decoded, or null when it is malformed (#/tasks/%E0) or not a task id. */
+function param(segment) {
+  let value;
+  try {
+    value = decodeURIComponent(segment);
+  } catch {
+    return null; // URIError: the page says "Not found" instead of failing to render
+  }
+  return TASK_ID.test(value) && value !== "new" ? value : null;
+}
+
 function match(path) {
   const parts = path.split("/");
   for (const [pattern, component, title] of ROUTES) {
@@ -42,8 +58,8 @@ function match(path) {
     const params = {};
     const ok = expected.every((part, i) => {
       if (part.startsWith(":")) {
-        params[part.slice(1)] = decodeURIComponent(parts[i]);
-        return parts[i] !== "" && parts[i] !== "new";
+        params[part.slice(1)] = param(parts[i]);
+        return params[part.slice(1)] !== null;
       }
       return part === parts[i];
     });
