@@ -4,7 +4,7 @@ cookie and is kept nowhere a script or a URL could leak it; sign-out and a 401 e
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.conftest import ADMIN_TOKEN
 from tests.support.browser import chromium, console, sign_in
@@ -67,4 +67,25 @@ def test_a_401_returns_to_sign_in(page: Page, federation: LocalFederation) -> No
     page.context.clear_cookies()  # the session is gone, as when it expires
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Tasks", exact=True).click()
 
+    _at_sign_in(page)
+
+
+def test_a_failed_sign_out_stays_signed_in_and_says_why(page: Page, federation: LocalFederation) -> None:
+    sign_in(page, federation.url, ADMIN_TOKEN)
+    refusal = '{"error": {"code": "csrf_failed", "message": "the CSRF token is missing or wrong"}}'
+
+    def refuse(route: Route) -> None:
+        if route.request.method == "DELETE":
+            route.fulfill(status=403, content_type="application/json", body=refusal)
+        else:
+            route.fallback()
+
+    page.route("**/api/v1/session", refuse)
+    page.get_by_role("button", name="Sign out").click()
+
+    # The cookie is still live: the page must not pretend it signed out.
+    expect(page.get_by_role("alert")).to_contain_text("the CSRF token is missing or wrong")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.unroute("**/api/v1/session", refuse)
+    page.get_by_role("button", name="Sign out").click()  # a retry that works ends the session
     _at_sign_in(page)

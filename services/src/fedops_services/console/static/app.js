@@ -2,7 +2,7 @@
 // (#/tasks/abc/rounds), so the document's own path never changes and relative API paths
 // keep working under any path prefix.
 import { html, render, useState, useEffect } from "./lib/html.js";
-import { currentSession, onSignedOut, signOut } from "./lib/api.js";
+import { ApiError, currentSession, onSignedOut, signOut } from "./lib/api.js";
 import { useHashPath, navigate } from "./lib/hooks.js";
 import { ErrorNotice, Loading } from "./lib/ui.js";
 import { SignIn } from "./pages/signin.js";
@@ -77,7 +77,7 @@ function TaskTabs({ id, path }) {
   </nav>`;
 }
 
-function Shell({ session, onSignOut }) {
+function Shell({ session, onSignOut, signOutError }) {
   const path = useHashPath();
   const route = match(path);
   useEffect(() => {
@@ -94,6 +94,7 @@ function Shell({ session, onSignOut }) {
       <button type="button" onClick=${onSignOut}>Sign out</button>
     </header>
     <main id="main" tabindex="-1">
+      <${ErrorNotice} error=${signOutError} />
       ${route && route.params.id ? html`<${TaskTabs} id=${route.params.id} path=${path} />` : null}
       ${Page ? html`<${Page} key=${path} ...${route.params} path=${path} />`
              : html`<h1>Not found</h1><p>No console page at ${path}. <a href="#/tasks">Go to the tasks.</a></p>`}
@@ -102,11 +103,15 @@ function Shell({ session, onSignOut }) {
 
 function App() {
   const [state, setState] = useState({ checking: true, session: null, error: null });
+  const [signOutError, setSignOutError] = useState(null);
   useEffect(() => {
     currentSession()
       .then((session) => setState({ checking: false, session, error: null }))
       .catch((error) => setState({ checking: false, session: null, error }));
-    return onSignedOut(() => setState({ checking: false, session: null, error: null }));
+    return onSignedOut(() => {
+      setSignOutError(null);
+      setState({ checking: false, session: null, error: null });
+    });
   }, []);
   if (state.checking) return html`<${Loading} what="the session" />`;
   if (state.error) return html`<main id="main"><${ErrorNotice} error=${state.error} /></main>`;
@@ -114,11 +119,21 @@ function App() {
     return html`<${SignIn} onSignedIn=${(session) => setState({ checking: false, session, error: null })} />`;
   }
   const leave = async () => {
-    await signOut().catch(() => {});
+    setSignOutError(null);
+    try {
+      await signOut();
+    } catch (error) {
+      // A 401: the session had ended anyway (onSignedOut shows the sign-in). Anything else (no
+      // network, a 403) left the cookie live: stay signed in and say why, so it can be retried.
+      if (!(error instanceof ApiError && error.status === 401)) {
+        setSignOutError(error);
+        return;
+      }
+    }
     setState({ checking: false, session: null, error: null });
     navigate("/tasks");
   };
-  return html`<${Shell} session=${state.session} onSignOut=${leave} />`;
+  return html`<${Shell} session=${state.session} onSignOut=${leave} signOutError=${signOutError} />`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

@@ -87,12 +87,14 @@ export async function currentSession() {
   }
 }
 
+/**
+ * End the session. Throws when the server did not end it (a network error, a 403): the cookie
+ * is then still live, so the CSRF token is kept for the next try. A 401 means there was no
+ * session left, which request() already reports to the onSignedOut listeners.
+ */
 export async function signOut() {
-  try {
-    await request("DELETE", "api/v1/session");
-  } finally {
-    csrfToken = null;
-  }
+  await request("DELETE", "api/v1/session");
+  csrfToken = null;
 }
 
 /** A URL the browser may open or download directly (images, checkpoints): the cookie goes along. */
