@@ -17,11 +17,21 @@ export function apiBase(loc = location) {
   return loc.origin + loc.pathname.replace(/index\.html$/, "").replace(/\/+$/, "");
 }
 
+/**
+ * One word for a POSIX shell: as it is when it holds nothing the shell would read (so the usual
+ * command reads cleanly), else in single quotes, each ' written as '\''.
+ */
+export function shellQuote(word) {
+  const text = String(word);
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(text)) return text;
+  return "'" + text.replace(/'/g, "'\\''") + "'";
+}
+
 /** The one command an edge machine runs (fedops-client run --help names these options). */
 export function clientCommand({ project, token, name }, loc = location) {
   const parts = ["fedops-client", "run", project || ".", "--registry", apiBase(loc), "--token", token];
   if (name) parts.push("--name", name);
-  return parts.join(" ");
+  return parts.map(shellQuote).join(" ");
 }
 
 export function ClientsPage({ id }) {
