@@ -4,6 +4,7 @@
 import { html, render, useState, useEffect } from "./lib/html.js";
 import { ApiError, currentSession, onSignedOut, signOut } from "./lib/api.js";
 import { useHashPath, navigate } from "./lib/hooks.js";
+import { taskRoute } from "./lib/paths.js";
 import { ErrorNotice, Loading } from "./lib/ui.js";
 import { SignIn } from "./pages/signin.js";
 import { TaskList } from "./pages/tasks.js";
@@ -71,7 +72,7 @@ function match(path) {
 function TaskTabs({ id, path }) {
   return html`<nav class="tabs" aria-label="Task pages">
     ${TASK_TABS.map(([suffix, label]) => {
-      const target = `/tasks/${encodeURIComponent(id)}${suffix}`;
+      const target = taskRoute(id, suffix);
       return html`<a href=${"#" + target} aria-current=${path === target ? "page" : undefined}>${label}</a>`;
     })}
   </nav>`;

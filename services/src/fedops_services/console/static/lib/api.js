@@ -97,6 +97,26 @@ export async function signOut() {
   csrfToken = null;
 }
 
+export const API_PAGE_LIMIT = 500; // the API's largest page (`limit`)
+
+/** Every page of a list endpoint ({data, count}) from `query.offset` (default 0) on, in the API's order. */
+export async function fetchAll(path, query = {}) {
+  const start = query.offset || 0;
+  const rows = [];
+  for (;;) {
+    const page = await get(path, { ...query, limit: API_PAGE_LIMIT, offset: start + rows.length });
+    rows.push(...page.data);
+    if (!page.data.length || start + rows.length >= page.count) return rows;
+  }
+}
+
+/** The last `max` rows of a list endpoint (all of them when there are fewer), in the API's order. */
+export async function fetchNewest(path, max = API_PAGE_LIMIT, query = {}) {
+  const first = await get(path, { ...query, limit: max });
+  if (first.count <= max) return first.data;
+  return (await get(path, { ...query, limit: max, offset: first.count - max })).data;
+}
+
 /** A URL the browser may open or download directly (images, checkpoints): the cookie goes along. */
 export function href(path, query) {
   if (!query) return path;

@@ -2,6 +2,7 @@
 // where each one's time went, round by round.
 import { html, useState, useRef, useEffect } from "../lib/html.js";
 import { get, post } from "../lib/api.js";
+import { monitoringPath, taskPath } from "../lib/paths.js";
 import { usePoll } from "../lib/hooks.js";
 import { Badge, ErrorNotice, Field, Loading, Pager } from "../lib/ui.js";
 import * as format from "../lib/format.js";
@@ -35,7 +36,7 @@ export function clientCommand({ project, token, name }, loc = location) {
 }
 
 export function ClientsPage({ id }) {
-  const base = `api/v1/tasks/${encodeURIComponent(id)}`;
+  const base = taskPath(id);
   const [offset, setOffset] = useState(0);
   const clients = usePoll(() => get(`${base}/clients`, { limit: PAGE_SIZE, offset }), [id, offset]);
   const page = clients.data;
@@ -147,7 +148,7 @@ function Timings({ id, client }) {
   const [open, setOpen] = useState(false);
   // Nothing is fetched while closed: a task may have many clients.
   const reports = usePoll(
-    () => (!open ? Promise.resolve(null) : get(`api/v1/monitoring/tasks/${encodeURIComponent(id)}/reports`, { kind: "client_round", client_id: client.id, limit: 100 })),
+    () => (!open ? Promise.resolve(null) : get(monitoringPath(id, "/reports"), { kind: "client_round", client_id: client.id, limit: 100 })),
     [id, client.id, open],
     open ? undefined : 0,
   );

@@ -6,14 +6,14 @@
 import { html, useState, useRef, useEffect } from "../lib/html.js";
 import { usePoll, LIVE_INTERVAL_MS } from "../lib/hooks.js";
 import { ErrorNotice, Loading, Pager } from "../lib/ui.js";
-import { fetchAll } from "./rounds.js";
+import { fetchAll } from "../lib/api.js";
+import { artifactContentPath, monitoringPath, taskPath } from "../lib/paths.js";
 
 const ROUNDS_PER_PAGE = 5;
 const CLIENTS_REFRESH_MS = 10000;
 const STILL_CHANGING = 2; // the newest rounds may still get images; older ones are final
 
-const enc = encodeURIComponent;
-const contentUrl = (artifact) => `api/v1/monitoring/artifacts/${enc(artifact.id)}/content`;
+const contentUrl = (artifact) => artifactContentPath(artifact.id);
 const altOf = (a, client) => `Grad-CAM of class ${a.class_label}, round ${a.round}, client ${client}`;
 const safe = (text) => String(text).replace(/[^A-Za-z0-9._-]+/g, "_");
 
@@ -40,7 +40,7 @@ function useRoundNumbers(id) {
   const known = useRef([]);
   return usePoll(async () => {
     const from = Math.max(0, known.current.length - 1);
-    const page = await fetchAll(`api/v1/monitoring/tasks/${enc(id)}/rounds`, { offset: from });
+    const page = await fetchAll(monitoringPath(id, "/rounds"), { offset: from });
     known.current = [...known.current.slice(0, from), ...page.map((r) => r.round)];
     return known.current;
   }, [id]);
@@ -52,7 +52,7 @@ function makeLoader(id) {
   return async (clientId, round, newest) => {
     const key = `${clientId}\u0000${round}`;
     if (cache.has(key) && round <= newest - STILL_CHANGING) return cache.get(key);
-    const path = `api/v1/monitoring/tasks/${enc(id)}/artifacts`;
+    const path = monitoringPath(id, "/artifacts");
     const rows = await fetchAll(path, { client_id: clientId, round });
     // Keep the previous array when nothing changed, so that the grid does not re-render.
     const before = cache.get(key);
@@ -198,7 +198,7 @@ function FullSize({ open, onClose }) {
 
 export function GalleryPage({ id }) {
   const numbers = useRoundNumbers(id);
-  const clients = usePoll(() => fetchAll(`api/v1/tasks/${enc(id)}/clients`), [id], CLIENTS_REFRESH_MS);
+  const clients = usePoll(() => fetchAll(taskPath(id, "/clients")), [id], CLIENTS_REFRESH_MS);
   const loader = useRef(null);
   if (!loader.current) loader.current = makeLoader(id);
   const [open, setOpen] = useState(null);
