@@ -89,3 +89,15 @@ def test_a_failed_sign_out_stays_signed_in_and_says_why(page: Page, federation: 
     page.unroute("**/api/v1/session", refuse)
     page.get_by_role("button", name="Sign out").click()  # a retry that works ends the session
     _at_sign_in(page)
+
+
+@pytest.mark.parametrize("hash_path", ["/tasks/%E0", "/tasks/..", "/tasks/./server", "/tasks/a%2Fb"])
+def test_a_malformed_or_foreign_task_id_is_not_found(
+    page: Page, federation: LocalFederation, hash_path: str
+) -> None:
+    sign_in(page, federation.url, ADMIN_TOKEN)
+
+    page.goto(f"{federation.url}/#{hash_path}")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # the app still runs
