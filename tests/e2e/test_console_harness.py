@@ -61,7 +61,20 @@ def test_the_page_log_keeps_errors_and_csp_refusals_but_not_a_provoked_api_4xx(b
 
     with bare.expect_response("**/api/v1/session"):
         bare.goto("http://harness.test/")
-    bare.wait_for_timeout(300)
+
+    # The thrown error, the 404 and the 401's message arrive after the load, in no set order:
+    # wait for all of them (bounded; the assertions below say which one did not come).
+    def arrived() -> bool:
+        return (
+            any("boom" in error for error in log.errors)
+            and any("missing.css" in error for error in log.errors)
+            and any("401" in message for message in log.messages)
+        )
+
+    for _ in range(200):
+        if arrived():
+            break
+        bare.wait_for_timeout(50)
 
     assert any("boom" in error for error in log.errors)  # an uncaught error
     assert any("Content Security Policy" in error for error in log.errors)  # the inline script

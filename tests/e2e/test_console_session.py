@@ -4,7 +4,7 @@ cookie and is kept nowhere a script or a URL could leak it; sign-out and a 401 e
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.conftest import ADMIN_TOKEN
 from tests.support.browser import chromium, console, sign_in
@@ -68,3 +68,36 @@ def test_a_401_returns_to_sign_in(page: Page, federation: LocalFederation) -> No
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Tasks", exact=True).click()
 
     _at_sign_in(page)
+
+
+def test_a_failed_sign_out_stays_signed_in_and_says_why(page: Page, federation: LocalFederation) -> None:
+    sign_in(page, federation.url, ADMIN_TOKEN)
+    refusal = '{"error": {"code": "csrf_failed", "message": "the CSRF token is missing or wrong"}}'
+
+    def refuse(route: Route) -> None:
+        if route.request.method == "DELETE":
+            route.fulfill(status=403, content_type="application/json", body=refusal)
+        else:
+            route.fallback()
+
+    page.route("**/api/v1/session", refuse)
+    page.get_by_role("button", name="Sign out").click()
+
+    # The cookie is still live: the page must not pretend it signed out.
+    expect(page.get_by_role("alert")).to_contain_text("the CSRF token is missing or wrong")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.unroute("**/api/v1/session", refuse)
+    page.get_by_role("button", name="Sign out").click()  # a retry that works ends the session
+    _at_sign_in(page)
+
+
+@pytest.mark.parametrize("hash_path", ["/tasks/%E0", "/tasks/..", "/tasks/./server", "/tasks/a%2Fb"])
+def test_a_malformed_or_foreign_task_id_is_not_found(
+    page: Page, federation: LocalFederation, hash_path: str
+) -> None:
+    sign_in(page, federation.url, ADMIN_TOKEN)
+
+    page.goto(f"{federation.url}/#{hash_path}")
+
+    expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()  # the app still runs

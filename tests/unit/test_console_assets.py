@@ -87,12 +87,78 @@ def test_a_file_outside_the_console_is_not_found(client: TestClient, path: str) 
     assert answer.json()["error"]["code"] == "not_found"
 
 
-def test_gzip_is_served_when_asked_and_decodes_to_the_file(client: TestClient) -> None:
+def test_a_compressible_file_is_kept_gzipped_with_its_own_etag() -> None:
+    asset = StaticAssets().get("app.js")
+    assert asset is not None and asset.gzipped is not None
+    file = (STATIC_DIR / "app.js").read_bytes()
+    assert gzip.decompress(asset.gzipped) == file
+    assert len(asset.gzipped) < len(file)
+    # One strong ETag per content coding (RFC 9110 8.8.3): the two bodies differ.
+    assert asset.gzip_etag == asset.etag[:-1] + '-gz"'
+
+
+def _raw(client: TestClient, path: str, headers: dict[str, str]) -> tuple[dict[str, str], bytes]:
+    """The headers and the body as served, not decoded (TestClient, like httpx, would gunzip it)."""
+    with client.stream("GET", path, headers=headers) as answer:
+        return dict(answer.headers), b"".join(answer.iter_raw())
+
+
+def test_gzip_is_served_when_asked_with_the_gzip_etag(client: TestClient) -> None:
+    asset = StaticAssets().get("app.js")
+    assert asset is not None
     with client:
-        answer = client.get("/console/app.js", headers={"Accept-Encoding": "gzip"})
-    assert answer.headers["content-encoding"] == "gzip"
-    assert answer.content == (STATIC_DIR / "app.js").read_bytes()  # httpx decoded it
-    assert len(gzip.compress((STATIC_DIR / "app.js").read_bytes())) < len(answer.content)
+        zipped, body = _raw(client, "/console/app.js", {"Accept-Encoding": "gzip"})
+        plain, identity = _raw(client, "/console/app.js", {"Accept-Encoding": "identity"})
+    assert zipped["content-encoding"] == "gzip"
+    assert gzip.decompress(body) == (STATIC_DIR / "app.js").read_bytes()
+    assert "content-encoding" not in plain
+    assert identity == (STATIC_DIR / "app.js").read_bytes()
+    assert (zipped["etag"], plain["etag"]) == (asset.gzip_etag, asset.etag)
+    assert zipped["vary"] == plain["vary"] == "Accept-Encoding"
+
+
+@pytest.mark.parametrize(
+    ("accept", "gzipped"),
+    [
+        ("gzip", True),
+        ("GZIP", True),
+        ("deflate, gzip;q=0.5", True),
+        ("x-gzip", True),
+        ("*", True),
+        ("br, *;q=0.1", True),
+        ("identity", False),
+        ("gzip;q=0", False),
+        ("gzip; q=0.000", False),
+        ("gzip;q=0, *", False),  # named wins over *
+        ("br, *;q=0", False),
+        ("gzip;q=nonsense", False),
+        ("deflate", False),
+    ],
+)
+def test_gzip_only_when_acceptable_by_its_q_value(client: TestClient, accept: str, gzipped: bool) -> None:
+    with client:
+        headers, _ = _raw(client, "/console/app.js", {"Accept-Encoding": accept})
+    assert (headers.get("content-encoding") == "gzip") is gzipped
+
+
+def test_a_304_is_for_the_etag_of_the_representation_asked_for(client: TestClient) -> None:
+    asset = StaticAssets().get("app.js")
+    assert asset is not None and asset.gzip_etag is not None
+    gz, plain = {"Accept-Encoding": "gzip"}, {"Accept-Encoding": "identity"}
+    with client:
+        assert (
+            client.get("/console/app.js", headers={**gz, "If-None-Match": asset.gzip_etag}).status_code == 304
+        )
+        assert (
+            client.get("/console/app.js", headers={**plain, "If-None-Match": asset.etag}).status_code == 304
+        )
+        # The other coding's validator does not match: the body comes, with its own ETag.
+        crossed = client.get("/console/app.js", headers={**plain, "If-None-Match": asset.gzip_etag})
+        assert (crossed.status_code, crossed.headers["etag"]) == (200, asset.etag)
+        crossed = client.get("/console/app.js", headers={**gz, "If-None-Match": asset.etag})
+        assert (crossed.status_code, crossed.headers["etag"]) == (200, asset.gzip_etag)
+        listed = f'"other", W/{asset.gzip_etag}'  # a list, and weak comparison
+        assert client.get("/console/app.js", headers={**gz, "If-None-Match": listed}).status_code == 304
 
 
 def test_no_page_on_the_consoles_origin_loads_scripts_from_elsewhere(client: TestClient) -> None:

@@ -21,7 +21,9 @@ class Asset:
     content: bytes
     gzipped: bytes | None
     content_type: str
-    etag: str
+    etag: str  # of `content`
+    # Of `gzipped`: another representation, so another strong validator (RFC 9110 8.8.3).
+    gzip_etag: str | None
 
 
 class StaticAssets:
@@ -47,5 +49,6 @@ def _load(path: Path) -> Asset:
         content_type += "; charset=utf-8"
     # mtime=0: the same bytes on every start, so the ETag below stays valid across restarts.
     gzipped = gzip.compress(content, compresslevel=9, mtime=0) if path.suffix in _COMPRESSIBLE else None
-    etag = '"' + hashlib.sha256(content).hexdigest()[:20] + '"'
-    return Asset(content, gzipped, content_type, etag)
+    digest = hashlib.sha256(content).hexdigest()[:20]
+    gzip_etag = f'"{digest}-gz"' if gzipped is not None else None
+    return Asset(content, gzipped, content_type, f'"{digest}"', gzip_etag)

@@ -2,8 +2,9 @@
 // (#/tasks/abc/rounds), so the document's own path never changes and relative API paths
 // keep working under any path prefix.
 import { html, render, useState, useEffect } from "./lib/html.js";
-import { currentSession, onSignedOut, signOut } from "./lib/api.js";
+import { ApiError, currentSession, onSignedOut, signOut } from "./lib/api.js";
 import { useHashPath, navigate } from "./lib/hooks.js";
+import { taskRoute } from "./lib/paths.js";
 import { ErrorNotice, Loading } from "./lib/ui.js";
 import { SignIn } from "./pages/signin.js";
 import { TaskList } from "./pages/tasks.js";
@@ -34,6 +35,22 @@ export const TASK_TABS = [
   ["/gallery", "XAI gallery"], ["/models", "Models"], ["/revisions", "Revisions"],
 ];
 
+// A task id as the server makes them (store/ids.py: a uuid4's hex), or at least one that cannot
+// leave its place in an API path: no "." or "..", which the browser would resolve to another
+// endpoint (api/v1/tasks/.. is api/v1/), and nothing that needs escaping.
+const TASK_ID = /^[A-Za-z0-9_-]+$/;
+
+/** A path segment decoded, or null when it is malformed (#/tasks/%E0) or not a task id. */
+function param(segment) {
+  let value;
+  try {
+    value = decodeURIComponent(segment);
+  } catch {
+    return null; // URIError: the page says "Not found" instead of failing to render
+  }
+  return TASK_ID.test(value) && value !== "new" ? value : null;
+}
+
 function match(path) {
   const parts = path.split("/");
   for (const [pattern, component, title] of ROUTES) {
@@ -42,8 +59,8 @@ function match(path) {
     const params = {};
     const ok = expected.every((part, i) => {
       if (part.startsWith(":")) {
-        params[part.slice(1)] = decodeURIComponent(parts[i]);
-        return parts[i] !== "" && parts[i] !== "new";
+        params[part.slice(1)] = param(parts[i]);
+        return params[part.slice(1)] !== null;
       }
       return part === parts[i];
     });
@@ -55,13 +72,13 @@ function match(path) {
 function TaskTabs({ id, path }) {
   return html`<nav class="tabs" aria-label="Task pages">
     ${TASK_TABS.map(([suffix, label]) => {
-      const target = `/tasks/${encodeURIComponent(id)}${suffix}`;
+      const target = taskRoute(id, suffix);
       return html`<a href=${"#" + target} aria-current=${path === target ? "page" : undefined}>${label}</a>`;
     })}
   </nav>`;
 }
 
-function Shell({ session, onSignOut }) {
+function Shell({ session, onSignOut, signOutError }) {
   const path = useHashPath();
   const route = match(path);
   useEffect(() => {
@@ -78,6 +95,7 @@ function Shell({ session, onSignOut }) {
       <button type="button" onClick=${onSignOut}>Sign out</button>
     </header>
     <main id="main" tabindex="-1">
+      <${ErrorNotice} error=${signOutError} />
       ${route && route.params.id ? html`<${TaskTabs} id=${route.params.id} path=${path} />` : null}
       ${Page ? html`<${Page} key=${path} ...${route.params} path=${path} />`
              : html`<h1>Not found</h1><p>No console page at ${path}. <a href="#/tasks">Go to the tasks.</a></p>`}
@@ -86,11 +104,15 @@ function Shell({ session, onSignOut }) {
 
 function App() {
   const [state, setState] = useState({ checking: true, session: null, error: null });
+  const [signOutError, setSignOutError] = useState(null);
   useEffect(() => {
     currentSession()
       .then((session) => setState({ checking: false, session, error: null }))
       .catch((error) => setState({ checking: false, session: null, error }));
-    return onSignedOut(() => setState({ checking: false, session: null, error: null }));
+    return onSignedOut(() => {
+      setSignOutError(null);
+      setState({ checking: false, session: null, error: null });
+    });
   }, []);
   if (state.checking) return html`<${Loading} what="the session" />`;
   if (state.error) return html`<main id="main"><${ErrorNotice} error=${state.error} /></main>`;
@@ -98,11 +120,21 @@ function App() {
     return html`<${SignIn} onSignedIn=${(session) => setState({ checking: false, session, error: null })} />`;
   }
   const leave = async () => {
-    await signOut().catch(() => {});
+    setSignOutError(null);
+    try {
+      await signOut();
+    } catch (error) {
+      // A 401: the session had ended anyway (onSignedOut shows the sign-in). Anything else (no
+      // network, a 403) left the cookie live: stay signed in and say why, so it can be retried.
+      if (!(error instanceof ApiError && error.status === 401)) {
+        setSignOutError(error);
+        return;
+      }
+    }
     setState({ checking: false, session: null, error: null });
     navigate("/tasks");
   };
-  return html`<${Shell} session=${state.session} onSignOut=${leave} />`;
+  return html`<${Shell} session=${state.session} onSignOut=${leave} signOutError=${signOutError} />`;
 }
 
 render(html`<${App} />`, document.getElementById("app"));

@@ -87,12 +87,34 @@ export async function currentSession() {
   }
 }
 
+/**
+ * End the session. Throws when the server did not end it (a network error, a 403): the cookie
+ * is then still live, so the CSRF token is kept for the next try. A 401 means there was no
+ * session left, which request() already reports to the onSignedOut listeners.
+ */
 export async function signOut() {
-  try {
-    await request("DELETE", "api/v1/session");
-  } finally {
-    csrfToken = null;
+  await request("DELETE", "api/v1/session");
+  csrfToken = null;
+}
+
+export const API_PAGE_LIMIT = 500; // the API's largest page (`limit`)
+
+/** Every page of a list endpoint ({data, count}) from `query.offset` (default 0) on, in the API's order. */
+export async function fetchAll(path, query = {}) {
+  const start = query.offset || 0;
+  const rows = [];
+  for (;;) {
+    const page = await get(path, { ...query, limit: API_PAGE_LIMIT, offset: start + rows.length });
+    rows.push(...page.data);
+    if (!page.data.length || start + rows.length >= page.count) return rows;
   }
+}
+
+/** The last `max` rows of a list endpoint (all of them when there are fewer), in the API's order. */
+export async function fetchNewest(path, max = API_PAGE_LIMIT, query = {}) {
+  const first = await get(path, { ...query, limit: max });
+  if (first.count <= max) return first.data;
+  return (await get(path, { ...query, limit: max, offset: first.count - max })).data;
 }
 
 /** A URL the browser may open or download directly (images, checkpoints): the cookie goes along. */

@@ -11,20 +11,24 @@ export function usePoll(fetcher, deps = [], intervalMs = LIVE_INTERVAL_MS) {
   const [state, setState] = useState({ data: undefined, error: null, loading: true });
   const latest = useRef(fetcher);
   latest.current = fetcher;
-  const generation = useRef(0);
+  // Every load (a scheduled tick or a reload after an action) takes the next number; only the
+  // latest load started may set the state, so an older answer that arrives last (a tick that
+  // began before an action) cannot bring back what the page showed before. A change of `deps`
+  // also takes a number, which discards whatever was in flight for the previous ones.
+  const sequence = useRef(0);
 
   const load = useCallback(async () => {
-    const mine = generation.current;
+    const mine = ++sequence.current;
     try {
       const data = await latest.current();
-      if (mine === generation.current) setState({ data, error: null, loading: false });
+      if (mine === sequence.current) setState({ data, error: null, loading: false });
     } catch (error) {
-      if (mine === generation.current) setState((previous) => ({ ...previous, error, loading: false }));
+      if (mine === sequence.current) setState((previous) => ({ ...previous, error, loading: false }));
     }
   }, []);
 
   useEffect(() => {
-    generation.current += 1;
+    sequence.current += 1;
     setState({ data: undefined, error: null, loading: true });
     let timer = null;
     let stopped = false;

@@ -2,6 +2,7 @@
 // where each one's time went, round by round.
 import { html, useState, useRef, useEffect } from "../lib/html.js";
 import { get, post } from "../lib/api.js";
+import { monitoringPath, taskPath } from "../lib/paths.js";
 import { usePoll } from "../lib/hooks.js";
 import { Badge, ErrorNotice, Field, Loading, Pager } from "../lib/ui.js";
 import * as format from "../lib/format.js";
@@ -17,15 +18,25 @@ export function apiBase(loc = location) {
   return loc.origin + loc.pathname.replace(/index\.html$/, "").replace(/\/+$/, "");
 }
 
+/**
+ * One word for a POSIX shell: as it is when it holds nothing the shell would read (so the usual
+ * command reads cleanly), else in single quotes, each ' written as '\''.
+ */
+export function shellQuote(word) {
+  const text = String(word);
+  if (/^[A-Za-z0-9_@%+=:,./-]+$/.test(text)) return text;
+  return "'" + text.replace(/'/g, "'\\''") + "'";
+}
+
 /** The one command an edge machine runs (fedops-client run --help names these options). */
 export function clientCommand({ project, token, name }, loc = location) {
   const parts = ["fedops-client", "run", project || ".", "--registry", apiBase(loc), "--token", token];
   if (name) parts.push("--name", name);
-  return parts.join(" ");
+  return parts.map(shellQuote).join(" ");
 }
 
 export function ClientsPage({ id }) {
-  const base = `api/v1/tasks/${encodeURIComponent(id)}`;
+  const base = taskPath(id);
   const [offset, setOffset] = useState(0);
   const clients = usePoll(() => get(`${base}/clients`, { limit: PAGE_SIZE, offset }), [id, offset]);
   const page = clients.data;
@@ -137,7 +148,7 @@ function Timings({ id, client }) {
   const [open, setOpen] = useState(false);
   // Nothing is fetched while closed: a task may have many clients.
   const reports = usePoll(
-    () => (!open ? Promise.resolve(null) : get(`api/v1/monitoring/tasks/${encodeURIComponent(id)}/reports`, { kind: "client_round", client_id: client.id, limit: 100 })),
+    () => (!open ? Promise.resolve(null) : get(monitoringPath(id, "/reports"), { kind: "client_round", client_id: client.id, limit: 100 })),
     [id, client.id, open],
     open ? undefined : 0,
   );

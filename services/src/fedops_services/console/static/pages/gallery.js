@@ -1,19 +1,22 @@
 // The XAI gallery: each client's Grad-CAM maps as a round × class grid, a few rounds per page,
 // a full-size view with a download, and two rounds side by side. A long task has thousands
 // of images, so the page asks the API for one client's round at a time (the `round` and
-// `client_id` filters), keeps what it got, and asks again only for the newest rounds, which
-// can still receive images. The images load lazily, when scrolled into view.
+// `client_id` filters), keeps what it got, and asks again for the newest rounds, which can
+// still receive images, and now and then for an older round that is missing some classes
+// (a client spools its uploads, so late images are normal). The images load lazily, when
+// scrolled into view.
 import { html, useState, useRef, useEffect } from "../lib/html.js";
 import { usePoll, LIVE_INTERVAL_MS } from "../lib/hooks.js";
 import { ErrorNotice, Loading, Pager } from "../lib/ui.js";
-import { fetchAll } from "./rounds.js";
+import { fetchAll } from "../lib/api.js";
+import { artifactContentPath, monitoringPath, taskPath } from "../lib/paths.js";
 
 const ROUNDS_PER_PAGE = 5;
 const CLIENTS_REFRESH_MS = 10000;
-const STILL_CHANGING = 2; // the newest rounds may still get images; older ones are final
+const STILL_CHANGING = 2; // the newest rounds may still get images; older ones are final...
+const INCOMPLETE_REFRESH_MS = 10000; // ...unless they lack a class: then they are asked again this often
 
-const enc = encodeURIComponent;
-const contentUrl = (artifact) => `api/v1/monitoring/artifacts/${enc(artifact.id)}/content`;
+const contentUrl = (artifact) => artifactContentPath(artifact.id);
 const altOf = (a, client) => `Grad-CAM of class ${a.class_label}, round ${a.round}, client ${client}`;
 const safe = (text) => String(text).replace(/[^A-Za-z0-9._-]+/g, "_");
 
@@ -40,25 +43,40 @@ function useRoundNumbers(id) {
   const known = useRef([]);
   return usePoll(async () => {
     const from = Math.max(0, known.current.length - 1);
-    const page = await fetchAll(`api/v1/monitoring/tasks/${enc(id)}/rounds`, { offset: from });
+    const page = await fetchAll(monitoringPath(id, "/rounds"), { offset: from });
     known.current = [...known.current.slice(0, from), ...page.map((r) => r.round)];
     return known.current;
   }, [id]);
 }
 
-/** One client's artifacts of one round, kept once the round can no longer change. */
+const labelCount = (rows) => new Set(rows.map((a) => a.class_label)).size;
+
+/**
+ * One client's artifacts of one round. What was fetched is trusted only if the round was
+ * already final then (at least STILL_CHANGING rounds older than the newest round known at
+ * that moment): a round fetched while it was live may have had half its images, and must not
+ * keep them forever. A final round with fewer classes than the client has shown elsewhere is
+ * asked again every INCOMPLETE_REFRESH_MS.
+ */
 function makeLoader(id) {
-  const cache = new Map();
+  const cache = new Map(); // key -> {rows, newestAtFetch, fetchedAt}
+  const classes = new Map(); // client id -> Set of the class labels seen in any of its rounds
   return async (clientId, round, newest) => {
     const key = `${clientId}\u0000${round}`;
-    if (cache.has(key) && round <= newest - STILL_CHANGING) return cache.get(key);
-    const path = `api/v1/monitoring/tasks/${enc(id)}/artifacts`;
-    const rows = await fetchAll(path, { client_id: clientId, round });
-    // Keep the previous array when nothing changed, so that the grid does not re-render.
+    const seen = classes.get(clientId) || new Set();
+    classes.set(clientId, seen);
     const before = cache.get(key);
-    const same = before && before.length === rows.length && before.every((a, i) => a.id === rows[i].id);
-    if (!same) cache.set(key, rows);
-    return cache.get(key);
+    if (before && round <= before.newestAtFetch - STILL_CHANGING) {
+      const complete = labelCount(before.rows) >= seen.size;
+      if (complete || Date.now() - before.fetchedAt < INCOMPLETE_REFRESH_MS) return before.rows;
+    }
+    const fetchedAt = Date.now();
+    const rows = await fetchAll(monitoringPath(id, "/artifacts"), { client_id: clientId, round });
+    for (const a of rows) seen.add(a.class_label);
+    // Keep the previous array when nothing changed, so that the grid does not re-render.
+    const same = before && before.rows.length === rows.length && before.rows.every((a, i) => a.id === rows[i].id);
+    cache.set(key, { rows: same ? before.rows : rows, newestAtFetch: newest, fetchedAt });
+    return cache.get(key).rows;
   };
 }
 
@@ -98,12 +116,13 @@ function ClientGallery({ client, numbers, load, onOpen }) {
   const newestFirst = [...numbers].reverse();
   const shown = newestFirst.slice(offset, offset + ROUNDS_PER_PAGE);
   const newest = numbers.length ? numbers[numbers.length - 1] : 0;
-  // Only the first page (the newest rounds) is live; an older page is loaded once (again when
-  // new rounds shift which rounds it shows).
+  // The first page (the newest rounds) is live; an older page is polled slowly, which costs
+  // no request while its rounds are final and complete (the loader answers from its cache).
   const images = usePoll(async () => {
     const loaded = await Promise.all(shown.map((round) => load(client.id, round, newest)));
     return Object.fromEntries(shown.map((round, i) => [round, loaded[i]]));
-  }, [client.id, offset, offset === 0 ? numbers.length > 0 : shown.join(",")], offset === 0 ? LIVE_INTERVAL_MS : 0);
+  }, [client.id, offset, offset === 0 ? numbers.length > 0 : shown.join(",")],
+  offset === 0 ? LIVE_INTERVAL_MS : INCOMPLETE_REFRESH_MS);
   const data = images.data || {};
   const headingId = `gallery-${safe(client.id)}`;
   return html`<section aria-labelledby=${headingId}>
@@ -198,7 +217,7 @@ function FullSize({ open, onClose }) {
 
 export function GalleryPage({ id }) {
   const numbers = useRoundNumbers(id);
-  const clients = usePoll(() => fetchAll(`api/v1/tasks/${enc(id)}/clients`), [id], CLIENTS_REFRESH_MS);
+  const clients = usePoll(() => fetchAll(taskPath(id, "/clients")), [id], CLIENTS_REFRESH_MS);
   const loader = useRef(null);
   if (!loader.current) loader.current = makeLoader(id);
   const [open, setOpen] = useState(null);

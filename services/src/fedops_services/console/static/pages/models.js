@@ -3,6 +3,7 @@
 // first without fetching the whole list.
 import { html, useState } from "../lib/html.js";
 import { get } from "../lib/api.js";
+import { checkpointPath, taskPath } from "../lib/paths.js";
 import { usePoll } from "../lib/hooks.js";
 import { ErrorNotice, Loading, Pager } from "../lib/ui.js";
 import { when, bytes } from "../lib/format.js";
@@ -10,12 +11,11 @@ import { when, bytes } from "../lib/format.js";
 const PAGE = 20;
 const RECENT = 50; // the latest downloadable version is looked for among this many newest ones
 
-const enc = encodeURIComponent;
-const checkpointUrl = (id, version) => `api/v1/monitoring/tasks/${enc(id)}/models/${enc(version)}/checkpoint`;
+const checkpointUrl = checkpointPath;
 const shortSha = (m) => (m.metadata && typeof m.metadata.sha256 === "string" ? m.metadata.sha256.slice(0, 12) : null);
 
 async function loadVersions(id, offset) {
-  const path = `api/v1/tasks/${enc(id)}/models`;
+  const path = taskPath(id, "/models");
   const { count } = await get(path, { limit: 1 });
   const recent = count ? (await get(path, { limit: RECENT, offset: Math.max(0, count - RECENT) })).data : [];
   // The page in newest-first terms: `offset` versions back from the newest.

@@ -2,13 +2,13 @@
 // took, a table of every round, and, for one round, where each client's time went (with the
 // stragglers named). Everything comes from the monitoring API's reports.
 import { html, useState, useMemo } from "../lib/html.js";
-import { get } from "../lib/api.js";
+import { fetchAll } from "../lib/api.js";
+import { monitoringPath, taskPath } from "../lib/paths.js";
 import { usePoll } from "../lib/hooks.js";
 import { ErrorNotice, Loading, Pager, Badge } from "../lib/ui.js";
 import { seconds, percent, number } from "../lib/format.js";
 import { LineChart, StackedBars, HorizontalStackedBars } from "../lib/charts.js";
 
-const API_LIMIT = 500; // the API's largest page
 const TABLE_PAGE = 20;
 const CLIENTS_REFRESH_MS = 10000; // names change rarely
 const SERVER_PHASES = [
@@ -23,20 +23,9 @@ const CLIENT_PHASES = [
 const STRAGGLER_FACTOR = 1.5;
 const STRAGGLER_MIN_SECONDS = 1;
 
-/** Every page of a list endpoint ({data, count}) from `query.offset` (default 0) on, in the API's order. */
-export async function fetchAll(path, query = {}) {
-  const start = query.offset || 0;
-  const rows = [];
-  for (;;) {
-    const page = await get(path, { ...query, limit: API_LIMIT, offset: start + rows.length });
-    rows.push(...page.data);
-    if (!page.data.length || start + rows.length >= page.count) return rows;
-  }
-}
-
 /** {client id: name} of a task's enrolled clients. */
 export async function clientNames(id) {
-  const clients = await fetchAll(`api/v1/tasks/${encodeURIComponent(id)}/clients`);
+  const clients = await fetchAll(taskPath(id, "/clients"));
   return Object.fromEntries(clients.map((c) => [c.id, c.name]));
 }
 
@@ -103,7 +92,7 @@ function RoundsTable({ rounds }) {
 
 function ClientTime({ id, round, names }) {
   const reports = usePoll(
-    () => fetchAll(`api/v1/monitoring/tasks/${encodeURIComponent(id)}/reports`, { kind: "client_round", round }),
+    () => fetchAll(monitoringPath(id, "/reports"), { kind: "client_round", round }),
     [id, round],
   );
   if (reports.loading && !reports.data) return html`<${Loading} what="the clients' reports" />`;
@@ -131,7 +120,7 @@ function ClientTime({ id, round, names }) {
 }
 
 export function RoundsPage({ id }) {
-  const path = `api/v1/monitoring/tasks/${encodeURIComponent(id)}/rounds`;
+  const path = monitoringPath(id, "/rounds");
   const rounds = usePoll(() => fetchAll(path), [id]);
   const names = usePoll(() => clientNames(id), [id], CLIENTS_REFRESH_MS);
   const [picked, setPicked] = useState(null); // null: follow the latest round

@@ -2,6 +2,7 @@
 // delete it; its status, pods and log, live.
 import { html, useState, useEffect, useRef } from "../lib/html.js";
 import { del, get, patch, post, put } from "../lib/api.js";
+import { taskPath, taskRoute } from "../lib/paths.js";
 import { usePoll } from "../lib/hooks.js";
 import { Badge, ConfirmButton, ErrorNotice, Field, Loading } from "../lib/ui.js";
 
@@ -16,7 +17,7 @@ const STARTABLE = ["ready", "stopped", "finished", "failed"];
 const LOG_TAIL = 200;
 
 export function ServerPage({ id }) {
-  const base = `api/v1/tasks/${encodeURIComponent(id)}`;
+  const base = taskPath(id);
   const task = usePoll(() => get(base), [id]);
   const server = usePoll(() => get(`${base}/server`), [id]);
   // The API answers 409 server_not_provisioned when there is no server: that is a state, not an error.
@@ -73,7 +74,7 @@ export function ServerPage({ id }) {
 
   return html`
     <h1>Server</h1>
-    <p aria-live="polite">Task <a href=${"#/tasks/" + encodeURIComponent(id)}>${task.data.name}</a>: <${Badge} value=${task.data.status} />
+    <p aria-live="polite">Task <a href=${"#" + taskRoute(id)}>${task.data.name}</a>: <${Badge} value=${task.data.status} />
       ${task.data.status_reason ? html` <span class="reason">${task.data.status_reason}</span>` : null}</p>
     ${!missing && server.error ? html`<${ErrorNotice} error=${server.error} />` : null}
     <${ErrorNotice} error=${actionError} />

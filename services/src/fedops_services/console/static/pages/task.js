@@ -1,12 +1,11 @@
 // One task: its overview (status, progress, spec at a glance, delete) and its spec's revisions.
 import { html, useState } from "../lib/html.js";
-import { del, get } from "../lib/api.js";
+import { del, fetchNewest, get } from "../lib/api.js";
+import { taskPath, taskRoute } from "../lib/paths.js";
 import { navigate, usePoll } from "../lib/hooks.js";
 import { Badge, ConfirmButton, ErrorNotice, Loading } from "../lib/ui.js";
 import { diffSpecs, show } from "../lib/diff.js";
 import * as format from "../lib/format.js";
-
-const taskPath = (id) => `api/v1/tasks/${encodeURIComponent(id)}`;
 
 // What the other pages of a task are for, so the overview says where to go next.
 const PAGES = [
@@ -47,7 +46,7 @@ export function TaskOverview({ id }) {
     <${SpecFacts} task=${task.data} />
     <h2>Pages of this task</h2>
     <ul class="task-pages">
-      ${PAGES.map(([suffix, label, what]) => html`<li><a href=${`#/tasks/${encodeURIComponent(id)}${suffix}`}>${label}</a>: ${what}</li>`)}
+      ${PAGES.map(([suffix, label, what]) => html`<li><a href=${"#" + taskRoute(id, suffix)}>${label}</a>: ${what}</li>`)}
     </ul>
     <h2>Delete</h2>
     <p>Deleting a task removes its server, its clients' credentials, its reports and its explanations.</p>
@@ -89,15 +88,8 @@ function SpecFacts({ task }) {
   </dl>`;
 }
 
-const MAX_PAGE = 500; // the API's largest page
-
-/** Every revision, oldest first; the newest MAX_PAGE when there are more. */
-async function loadRevisions(id) {
-  const path = `${taskPath(id)}/revisions`;
-  const first = await get(path, { limit: MAX_PAGE });
-  if (first.count <= MAX_PAGE) return first.data;
-  return (await get(path, { limit: MAX_PAGE, offset: first.count - MAX_PAGE })).data;
-}
+/** Every revision, oldest first; the newest API_PAGE_LIMIT (500) when there are more. */
+const loadRevisions = (id) => fetchNewest(taskPath(id, "/revisions"));
 
 export function TaskRevisions({ id }) {
   const revisions = usePoll(() => loadRevisions(id), [id], 0); // a revision appears on save, not live
@@ -122,7 +114,7 @@ export function TaskRevisions({ id }) {
   </div>`;
   return html`
     <h1>Revisions</h1>
-    <p>Every save of the spec (and every change of the server's resources) is a revision. ${list.length} revision${list.length === 1 ? "" : "s"}.${" "}<a href=${`#/tasks/${encodeURIComponent(id)}/edit`}>Edit the spec</a></p>
+    <p>Every save of the spec (and every change of the server's resources) is a revision. ${list.length} revision${list.length === 1 ? "" : "s"}.${" "}<a href=${"#" + taskRoute(id, "/edit")}>Edit the spec</a></p>
     <div class="actions revision-pick">${select("from", "From revision")}${select("to", "To revision")}</div>
     <p aria-live="polite">Comparing revision ${from} with revision ${to}: ${changes.length} change${changes.length === 1 ? "" : "s"}.</p>
     ${changes.length === 0

@@ -3,6 +3,7 @@
 // as field messages, shown next to their fields and as a focused summary at the top.
 import { html, useState, useEffect, useRef } from "../lib/html.js";
 import { get, post, put } from "../lib/api.js";
+import { taskPath, taskRoute } from "../lib/paths.js";
 import { navigate } from "../lib/hooks.js";
 import { ErrorNotice, Field, Loading } from "../lib/ui.js";
 import { DEFAULT_SPEC, FIELDS, fieldId, formToSpec, placeErrors, specToForm } from "../lib/spec_form.js";
@@ -23,7 +24,7 @@ export function TaskForm({ id }) {
 
   useEffect(() => {
     if (!editing) return;
-    get(`api/v1/tasks/${encodeURIComponent(id)}`)
+    get(taskPath(id))
       .then((loaded) => { setTask(loaded); setForm(specToForm(loaded.spec)); })
       .catch(setLoadError);
   }, [id]);
@@ -46,11 +47,11 @@ export function TaskForm({ id }) {
     try {
       const spec = formToSpec(form);
       if (editing) {
-        await put(`api/v1/tasks/${encodeURIComponent(id)}`, spec);
-        navigate(`/tasks/${encodeURIComponent(id)}`);
+        await put(taskPath(id), spec);
+        navigate(taskRoute(id));
       } else {
         const created = await post("api/v1/tasks", spec);
-        navigate(`/tasks/${encodeURIComponent(created.id)}/server`);
+        navigate(taskRoute(created.id, "/server"));
       }
     } catch (failure) {
       setError(failure);
@@ -115,7 +116,7 @@ export function TaskForm({ id }) {
       </fieldset>
       <div class="actions">
         <button type="submit" class="primary" disabled=${busy}>${editing ? "Save revision" : "Create task"}</button>
-        <a href=${editing ? `#/tasks/${encodeURIComponent(id)}` : "#/tasks"}>Cancel</a>
+        <a href=${editing ? "#" + taskRoute(id) : "#/tasks"}>Cancel</a>
       </div>
     </form>`;
 }

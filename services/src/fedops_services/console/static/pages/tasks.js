@@ -1,6 +1,7 @@
 // The task list: every task with its status and how far its run is, live.
 import { html, useState } from "../lib/html.js";
 import { get } from "../lib/api.js";
+import { taskRoute } from "../lib/paths.js";
 import { usePoll } from "../lib/hooks.js";
 import { Badge, ErrorNotice, Loading, Pager } from "../lib/ui.js";
 import * as format from "../lib/format.js";
@@ -41,7 +42,7 @@ export function TaskList() {
         </tr></thead>
         <tbody>
           ${page.data.map((task) => html`<tr key=${task.id}>
-            <th scope="row"><a href=${"#/tasks/" + encodeURIComponent(task.id)}>${task.name}</a></th>
+            <th scope="row"><a href=${"#" + taskRoute(task.id)}>${task.name}</a></th>
             <td><${Badge} value=${task.status} />${task.status_reason ? html` <span class="reason">${task.status_reason}</span>` : null}</td>
             <td class="num">${roundsText(task)}</td>
             <td class="num">${clientsText(task)}</td>
