@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
-from typing import Any
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO, cast
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from fedops_services.config import Settings
@@ -110,3 +115,46 @@ def test_deleting_the_task_removes_its_checkpoints(api: TestClient, settings: Se
     assert api.delete(f"/api/v1/tasks/{task['id']}").status_code == 204
 
     assert not (settings.artifact_dir / task["id"]).exists()
+
+
+class _WatchedFile:
+    """The staging file, noting for each write whether it ran on the event loop's thread."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.on_event_loop: list[bool] = []
+
+    def write(self, data: bytes) -> int:
+        try:
+            asyncio.get_running_loop()
+            self.on_event_loop.append(True)
+        except RuntimeError:
+            self.on_event_loop.append(False)
+        return self._file.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
+def test_a_large_upload_is_written_off_the_event_loop(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = create_task(api)
+    content = os.urandom(3 * 1024 * 1024 + 5)
+    version = _register(api, task["id"], content)["version"]
+    checkpoints = api.app.state.services.checkpoints  # type: ignore[attr-defined]
+    staging, watched = checkpoints.staging, list[_WatchedFile]()
+
+    @contextmanager
+    def watched_staging() -> Iterator[Any]:
+        with staging() as staged:
+            watched.append(_WatchedFile(staged.file))
+            staged.file = cast(BinaryIO, watched[0])
+            yield staged
+
+    monkeypatch.setattr(checkpoints, "staging", watched_staging)
+    stored = api.put(_url(task["id"], version), content=content)
+
+    assert stored.status_code == 201, stored.text
+    assert api.get(_url(task["id"], version)).content == content
+    assert watched[0].on_event_loop and not any(watched[0].on_event_loop)
