@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, BinaryIO, cast
@@ -158,3 +159,27 @@ def test_a_large_upload_is_written_off_the_event_loop(
     assert stored.status_code == 201, stored.text
     assert api.get(_url(task["id"], version)).content == content
     assert watched[0].on_event_loop and not any(watched[0].on_event_loop)
+
+
+def test_uploads_cut_short_by_a_crash_are_swept_once_stale(api: TestClient, settings: Settings) -> None:
+    from fedops_services.monitoring.checkpoints import STALE_STAGING_SECONDS, CheckpointService
+
+    staging = settings.data_dir / "checkpoint-uploads"
+    staging.mkdir(exist_ok=True)
+    crashed, receiving, other = staging / "tmpa.npz.part", staging / "tmpb.npz.part", staging / "notes.txt"
+    for path in (crashed, receiving, other):
+        path.write_bytes(b"partial")
+    old = time.time() - STALE_STAGING_SECONDS - 60
+    os.utime(crashed, (old, old))
+    os.utime(other, (old, old))
+
+    services = api.app.state.services  # type: ignore[attr-defined]
+    CheckpointService(services.sessions, services.artifacts._files, staging)  # as at start-up
+
+    assert not crashed.exists() and receiving.exists() and other.exists()
+    os.utime(receiving, (old, old))  # then its process crashed too; this one keeps running
+    task = create_task(api)
+    content = _npz()
+    version = _register(api, task["id"], content)["version"]
+    assert api.put(_url(task["id"], version), content=content).status_code == 201
+    assert not receiving.exists() and other.exists()
