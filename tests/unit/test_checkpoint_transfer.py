@@ -89,3 +89,68 @@ def test_an_unreadable_checkpoint_path_raises_oserror_before_any_request(tmp_pat
         client.monitoring.upload_checkpoint("t1", 1, tmp_path)
 
     assert received.requests == []
+
+
+def _serving(filename: str, content: bytes = b"the model") -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        disposition = {"Content-Disposition": f'attachment; filename="{filename}"'}
+        return httpx.Response(200, content=content, headers=disposition)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    ("suggested", "used"),
+    [
+        ("mnist-round-3-v1.npz", "mnist-round-3-v1.npz"),
+        (".bashrc", "t1-v1.npz"),
+        (".hidden.npz", "t1-v1.npz"),
+        ("notes.txt", "t1-v1.npz"),
+        ("-rf.npz", "t1-v1.npz"),
+    ],
+)
+def test_only_a_plain_npz_name_is_taken_from_the_server(suggested: str, used: str) -> None:
+    with _client(_serving(suggested)) as client:
+        assert client.monitoring.download_checkpoint("t1", 1, io.BytesIO()) == used
+
+
+def _download(
+    monkeypatch: pytest.MonkeyPatch, directory: Path, suggested: str, *args: str
+) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from fedops.cli import context
+    from fedops.cli.main import app
+
+    monkeypatch.chdir(directory)
+    monkeypatch.setattr(context, "client_for", lambda ctx: _client(_serving(suggested, b"downloaded")))
+    result = CliRunner().invoke(app, ["model", "download", "t1", "--version", "1", *args])
+    return result.exit_code, result.output
+
+
+def test_a_hidden_name_from_the_server_is_not_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".bashrc").write_text("mine")
+
+    code, _ = _download(monkeypatch, tmp_path, ".bashrc")
+
+    assert code == 0 and (tmp_path / ".bashrc").read_text() == "mine"
+    assert (tmp_path / "t1-v1.npz").read_bytes() == b"downloaded"
+
+
+def test_an_existing_file_is_overwritten_only_when_named_or_forced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    existing = tmp_path / "m-round-1-v1.npz"
+    existing.write_bytes(b"kept")
+
+    refused, output = _download(monkeypatch, tmp_path, existing.name)
+    kept = existing.read_bytes()
+    named, _ = _download(monkeypatch, tmp_path, existing.name, "-o", str(existing))
+    existing.write_bytes(b"kept")
+    forced, _ = _download(monkeypatch, tmp_path, existing.name, "--force")
+
+    assert refused == 1 and kept == b"kept" and "exists already" in output and "--force" in output
+    assert named == 0 and forced == 0 and existing.read_bytes() == b"downloaded"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [existing.name]  # no partial file left

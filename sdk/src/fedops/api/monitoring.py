@@ -168,16 +168,21 @@ class MonitoringClient:
 
     def download_checkpoint(self, task_id: str, version: int, destination: BinaryIO) -> str:
         """Write the version's checkpoint (``numpy.load`` reads it) to ``destination``; returns
-        the file name the server suggests. ApiError 404 ``checkpoint_not_available`` when
+        the file name the server suggests when it is a plain ``.npz`` name (else one made
+        here from the task and version). ApiError 404 ``checkpoint_not_available`` when
         the FL server has not uploaded it."""
         response = self._core.download(
             f"/api/v1/monitoring/tasks/{task_id}/models/{version}/checkpoint", destination
         )
         found = _FILENAME.search(response.headers.get("content-disposition", ""))
-        return found.group(1) if found else f"{task_id}-v{version}.npz"
+        if found:
+            return found.group(1)
+        return f"{_UNSAFE.sub('_', task_id).lstrip('._-') or 'task'}-v{version}.npz"  # a local name
 
 
-_FILENAME = re.compile(r'filename="([A-Za-z0-9._-]+)"')
+# A plain name of a .npz file: no directory, no leading dot (a hidden file such as .bashrc).
+_FILENAME = re.compile(r'filename="([A-Za-z0-9][A-Za-z0-9._-]*\.npz)"')
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 _UPLOAD_CHUNK = 1024 * 1024
 
