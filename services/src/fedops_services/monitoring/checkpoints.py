@@ -83,7 +83,7 @@ class CheckpointService:
 
     def expected_sha256(self, principal: Principal, task_id: str, version: int) -> str:
         """Before the body is read: may this principal upload it, and which hash must it have.
-        Only the task's own FL server uploads (the admin acts through the registry)."""
+        The task's own FL server uploads; so may the admin (an admin acts on every task)."""
         with self._sessions() as session:
             load_task(session, principal, task_id, Role.SERVER)
             row = _version(session, task_id, version)
