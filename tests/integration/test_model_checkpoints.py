@@ -6,6 +6,7 @@ import asyncio
 import hashlib
 import io
 import os
+import pathlib
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -183,3 +184,20 @@ def test_uploads_cut_short_by_a_crash_are_swept_once_stale(api: TestClient, sett
     version = _register(api, task["id"], content)["version"]
     assert api.put(_url(task["id"], version), content=content).status_code == 201
     assert not receiving.exists() and other.exists()
+
+
+def test_the_sdk_streams_a_checkpoint_file_the_route_stores(api: TestClient, tmp_path: pathlib.Path) -> None:
+    from fedops.api import FedopsClient
+
+    task = create_task(api)
+    content = _npz()
+    version = _register(api, task["id"], content)["version"]
+    path = tmp_path / "round-1.npz"
+    path.write_bytes(content)
+    client = FedopsClient(str(api.base_url))
+    client.core._client = api  # the app behind the SDK's own request code
+
+    stored, resent = (client.monitoring.upload_checkpoint(task["id"], version, path) for _ in range(2))
+
+    assert (stored, resent) == (True, False)
+    assert api.get(_url(task["id"], version)).content == content
