@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+import fedops_services.db.tables
+
 revision: str = "e7a2c9d5f3b1"
 down_revision: str | None = "d4e8f2a6b1c3"
 branch_labels: str | Sequence[str] | None = None
@@ -21,7 +23,9 @@ def upgrade() -> None:
     with op.batch_alter_table("model_versions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("checkpoint_sha256", sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column("checkpoint_size", sa.BigInteger(), nullable=True))
-        batch_op.add_column(sa.Column("checkpoint_stored_at", sa.DateTime(timezone=True), nullable=True))
+        batch_op.add_column(sa.Column(
+                "checkpoint_stored_at", fedops_services.db.tables.UtcDateTime(timezone=True), nullable=True
+            ))
 
 
 def downgrade() -> None:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
-from typing import Any
+import os
+import pathlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, BinaryIO, cast
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from fedops_services.config import Settings
@@ -110,3 +117,87 @@ def test_deleting_the_task_removes_its_checkpoints(api: TestClient, settings: Se
     assert api.delete(f"/api/v1/tasks/{task['id']}").status_code == 204
 
     assert not (settings.artifact_dir / task["id"]).exists()
+
+
+class _WatchedFile:
+    """The staging file, noting for each write whether it ran on the event loop's thread."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self._file = file
+        self.on_event_loop: list[bool] = []
+
+    def write(self, data: bytes) -> int:
+        try:
+            asyncio.get_running_loop()
+            self.on_event_loop.append(True)
+        except RuntimeError:
+            self.on_event_loop.append(False)
+        return self._file.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._file, name)
+
+
+def test_a_large_upload_is_written_off_the_event_loop(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    task = create_task(api)
+    content = os.urandom(3 * 1024 * 1024 + 5)
+    version = _register(api, task["id"], content)["version"]
+    checkpoints = api.app.state.services.checkpoints  # type: ignore[attr-defined]
+    staging, watched = checkpoints.staging, list[_WatchedFile]()
+
+    @contextmanager
+    def watched_staging() -> Iterator[Any]:
+        with staging() as staged:
+            watched.append(_WatchedFile(staged.file))
+            staged.file = cast(BinaryIO, watched[0])
+            yield staged
+
+    monkeypatch.setattr(checkpoints, "staging", watched_staging)
+    stored = api.put(_url(task["id"], version), content=content)
+
+    assert stored.status_code == 201, stored.text
+    assert api.get(_url(task["id"], version)).content == content
+    assert watched[0].on_event_loop and not any(watched[0].on_event_loop)
+
+
+def test_uploads_cut_short_by_a_crash_are_swept_once_stale(api: TestClient, settings: Settings) -> None:
+    from fedops_services.monitoring.checkpoints import STALE_STAGING_SECONDS, CheckpointService
+
+    staging = settings.data_dir / "checkpoint-uploads"
+    staging.mkdir(exist_ok=True)
+    crashed, receiving, other = staging / "tmpa.npz.part", staging / "tmpb.npz.part", staging / "notes.txt"
+    for path in (crashed, receiving, other):
+        path.write_bytes(b"partial")
+    old = time.time() - STALE_STAGING_SECONDS - 60
+    os.utime(crashed, (old, old))
+    os.utime(other, (old, old))
+
+    services = api.app.state.services  # type: ignore[attr-defined]
+    CheckpointService(services.sessions, services.artifacts._files, staging)  # as at start-up
+
+    assert not crashed.exists() and receiving.exists() and other.exists()
+    os.utime(receiving, (old, old))  # then its process crashed too; this one keeps running
+    task = create_task(api)
+    content = _npz()
+    version = _register(api, task["id"], content)["version"]
+    assert api.put(_url(task["id"], version), content=content).status_code == 201
+    assert not receiving.exists() and other.exists()
+
+
+def test_the_sdk_streams_a_checkpoint_file_the_route_stores(api: TestClient, tmp_path: pathlib.Path) -> None:
+    from fedops.api import FedopsClient
+
+    task = create_task(api)
+    content = _npz()
+    version = _register(api, task["id"], content)["version"]
+    path = tmp_path / "round-1.npz"
+    path.write_bytes(content)
+    client = FedopsClient(str(api.base_url))
+    client.core._client = api  # the app behind the SDK's own request code
+
+    stored, resent = (client.monitoring.upload_checkpoint(task["id"], version, path) for _ in range(2))
+
+    assert (stored, resent) == (True, False)
+    assert api.get(_url(task["id"], version)).content == content

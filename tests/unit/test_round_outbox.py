@@ -94,9 +94,14 @@ class Monitoring:
     def __init__(self) -> None:
         self.files: dict[int, bytes] = {}
         self.down = False
+        self.unreachable = False
         self.refuse = False
+        self.attempts = 0
 
     def upload(self, record: RoundRecord) -> None:
+        self.attempts += 1
+        if self.unreachable:
+            raise ApiError(0, "unreachable", "connection refused")
         if self.down:
             raise ApiError(503, "unavailable", "monitoring is restarting")
         if self.refuse:
@@ -152,3 +157,54 @@ def test_a_pruned_or_refused_checkpoint_does_not_hold_up_later_rounds(tmp_path: 
 
     assert monitoring.files == {2: b"weights of round 2"}
     assert [r["round"] for r in delivered] == [1, 2, 3] and outbox.pending() == 0
+
+
+def test_a_monitoring_outage_holds_back_uploads_only_not_later_versions_or_reports(tmp_path: Path) -> None:
+    registry, monitoring, delivered = Registry(), Monitoring(), list[dict[str, Any]]()
+    outbox = _uploading_outbox(tmp_path, registry, monitoring, delivered)
+    monitoring.down = True
+    outbox.stage(_record_with_file(tmp_path, 1))
+    first = outbox.deliver(committed_round=1)
+    outbox.stage(_record_with_file(tmp_path, 2))
+    second = outbox.deliver(committed_round=2)
+
+    assert (first, second) == (False, False)
+    assert registry.versions == {(1, "h1"): 1, (2, "h2"): 2} and outbox.latest_version == 2
+    assert [(r["round"], r["global_model_version"]) for r in delivered] == [(1, 1), (2, 2)]
+    assert monitoring.files == {} and outbox.pending() == 2
+
+    monitoring.down = False
+    restarted = _uploading_outbox(tmp_path, registry, monitoring, delivered)  # same volume, new process
+    assert restarted.deliver(committed_round=2)
+    assert monitoring.files == {1: b"weights of round 1", 2: b"weights of round 2"}
+    assert len(delivered) == 2 and restarted.pending() == 0  # no report went twice
+
+
+def test_an_unreachable_monitoring_is_tried_once_per_delivery(tmp_path: Path) -> None:
+    registry, monitoring, delivered = Registry(), Monitoring(), list[dict[str, Any]]()
+    outbox = _uploading_outbox(tmp_path, registry, monitoring, delivered)
+    monitoring.unreachable = True
+    outbox.stage(_record_with_file(tmp_path, 1))
+    outbox.stage(_record_with_file(tmp_path, 2))
+
+    assert not outbox.deliver(committed_round=2)
+    assert monitoring.attempts == 1  # round 2's upload did not wait out a timeout of its own
+    assert [r["round"] for r in delivered] == [1, 2] and outbox.pending() == 2
+    monitoring.unreachable = False
+    assert outbox.deliver(committed_round=2) and sorted(monitoring.files) == [1, 2]
+
+
+def test_an_unreadable_checkpoint_is_skipped_not_raised(tmp_path: Path) -> None:
+    registry, monitoring, delivered = Registry(), Monitoring(), list[dict[str, Any]]()
+    outbox = _uploading_outbox(tmp_path, registry, monitoring, delivered)
+    unreadable = _record_with_file(tmp_path, 1)
+    unreadable_path = Path(unreadable.checkpoint_uri.removeprefix("file://"))
+    unreadable_path.unlink()
+    unreadable_path.mkdir()  # reading it raises IsADirectoryError: an OSError, not FileNotFoundError
+    outbox.stage(unreadable)
+    outbox.stage(_record_with_file(tmp_path, 2))
+
+    assert outbox.deliver(committed_round=2)
+
+    assert monitoring.files == {2: b"weights of round 2"}
+    assert [r["round"] for r in delivered] == [1, 2] and outbox.pending() == 0

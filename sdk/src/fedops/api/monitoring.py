@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Sequence
+import stat
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from pydantic import TypeAdapter
@@ -136,26 +139,63 @@ class MonitoringClient:
     def download_artifact(self, artifact_id: str) -> bytes:
         return self._core.request("GET", f"/api/v1/monitoring/artifacts/{artifact_id}/content").content
 
-    def upload_checkpoint(self, task_id: str, version: int, content: bytes) -> bool:
+    def upload_checkpoint(self, task_id: str, version: int, content: bytes | BinaryIO | Path) -> bool:
         """The FL server's upload of a registered version's ``.npz``; False when it was
-        stored already (a resend). 422 when its SHA-256 is not the registered one."""
+        stored already (a resend). 422 when its SHA-256 is not the registered one.
+
+        A path or a binary file (read from its position to its end) is streamed in chunks,
+        never held in memory. A stream cannot be sent twice, so the request is made once
+        (the core does not retry); give a path to retry: it is opened afresh by each call.
+        OSError when the file cannot be opened or read."""
+        if isinstance(content, Path):
+            with content.open("rb") as file:
+                return self._put_checkpoint(task_id, version, file)
+        return self._put_checkpoint(task_id, version, content)
+
+    def _put_checkpoint(self, task_id: str, version: int, content: bytes | BinaryIO) -> bool:
+        headers = {"Content-Type": "application/octet-stream"}
+        body: bytes | Iterator[bytes] = content if isinstance(content, bytes) else _chunks(content)
+        length = None if isinstance(content, bytes) else _remaining(content)
+        if length is not None:  # else sent chunked
+            headers["Content-Length"] = str(length)
         response = self._core.request(
             "PUT",
             f"/api/v1/monitoring/tasks/{task_id}/models/{version}/checkpoint",
-            content=content,
-            headers={"Content-Type": "application/octet-stream"},
+            content=body,
+            headers=headers,
         )
         return response.status_code == 201
 
     def download_checkpoint(self, task_id: str, version: int, destination: BinaryIO) -> str:
         """Write the version's checkpoint (``numpy.load`` reads it) to ``destination``; returns
-        the file name the server suggests. ApiError 404 ``checkpoint_not_available`` when
+        the file name the server suggests when it is a plain ``.npz`` name (else one made
+        here from the task and version). ApiError 404 ``checkpoint_not_available`` when
         the FL server has not uploaded it."""
         response = self._core.download(
             f"/api/v1/monitoring/tasks/{task_id}/models/{version}/checkpoint", destination
         )
         found = _FILENAME.search(response.headers.get("content-disposition", ""))
-        return found.group(1) if found else f"{task_id}-v{version}.npz"
+        if found:
+            return found.group(1)
+        return f"{_UNSAFE.sub('_', task_id).lstrip('._-') or 'task'}-v{version}.npz"  # a local name
 
 
-_FILENAME = re.compile(r'filename="([A-Za-z0-9._-]+)"')
+# A plain name of a .npz file: no directory, no leading dot (a hidden file such as .bashrc).
+_FILENAME = re.compile(r'filename="([A-Za-z0-9][A-Za-z0-9._-]*\.npz)"')
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+_UPLOAD_CHUNK = 1024 * 1024
+
+
+def _chunks(file: BinaryIO) -> Iterator[bytes]:
+    while chunk := file.read(_UPLOAD_CHUNK):
+        yield chunk
+
+
+def _remaining(file: BinaryIO) -> int | None:
+    """The bytes left to read in a regular file; None for anything else (a pipe, a buffer)."""
+    try:
+        info = os.fstat(file.fileno())
+        return max(info.st_size - file.tell(), 0) if stat.S_ISREG(info.st_mode) else None
+    except (OSError, ValueError):  # no descriptor (io.UnsupportedOperation is both), or closed
+        return None

@@ -27,9 +27,13 @@ def download(
         Path | None,
         typer.Option("-o", "--output", help="File to write (default: <task>-round-<r>-v<version>.npz here)."),
     ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a file of the default name that exists already.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Download a version's checkpoint (.npz of the model's arrays, numpy.load reads it)."""
+    """Download a version's checkpoint (.npz of the model's arrays, numpy.load reads it).
+    A file named by -o is overwritten; one of the default name only with --force."""
     directory = (output.parent if output is not None else Path.cwd()).resolve()
     if not directory.is_dir():
         raise fail(f"{directory} is not a directory", code="usage", as_json=as_json)
@@ -43,6 +47,12 @@ def download(
             with os.fdopen(descriptor, "wb") as file:
                 suggested = client.monitoring.download_checkpoint(task_id, number, file)
             target = output if output is not None else directory / suggested
+            if output is None and not force and os.path.lexists(target):
+                raise fail(
+                    f"{target} exists already: name it with -o to overwrite it, or give --force",
+                    code="file_exists",
+                    as_json=as_json,
+                )
             Path(partial).replace(target)
         except BaseException:
             Path(partial).unlink(missing_ok=True)

@@ -12,9 +12,13 @@ checkpoint pointer, then ``deliver``. A crash anywhere in between is safe:
 
 Registration is retried at every round end and at the end of the run until it succeeds;
 a report waits for its version (it names it), then leaves through the monitoring spool.
-Then the checkpoint's bytes are uploaded to monitoring (where people download them),
-retried the same way; a file already pruned from the volume (the store keeps the last
-few) is logged and skipped: that version stays without a downloadable checkpoint.
+Then the checkpoint's bytes are uploaded to monitoring (where people download them).
+Uploads need no order: a round whose upload fails for now keeps its record (registered
+and reported, as noted on disk) and later rounds go on registering and reporting; pending
+uploads are retried at every delivery. Once monitoring is unreachable, the other pending
+uploads wait for the next delivery rather than each waiting out its own timeout. A file
+already pruned from the volume (the store keeps the last few), or one that cannot be read,
+is logged and skipped: that version stays without a downloadable checkpoint.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fedops.api import ApiError
 from fedops.durable.files import atomic_write
@@ -64,7 +68,8 @@ class RoundOutbox:
     ) -> None:
         """``register`` records the model version with the registry and returns its number;
         ``upload`` sends a registered version's checkpoint file to monitoring (FileNotFoundError
-        when the file is gone)."""
+        when the file is gone, another OSError when it cannot be read, ApiError when monitoring
+        did not take it)."""
         self.directory = directory
         self.directory.mkdir(parents=True, exist_ok=True)
         self._spool = spool
@@ -84,6 +89,7 @@ class RoundOutbox:
         """Hand every committed round's report to the spool once its version is registered,
         and try the spool; True when nothing is left waiting. Never raises for a delivery
         failure: what could not go out stays on disk for the next call."""
+        uploading = True  # until monitoring turns out unreachable in this call
         for path in self._records():
             record = RoundRecord(**json.loads(path.read_text()))
             if record.round > committed_round:  # staged by an attempt that crashed before committing
@@ -103,8 +109,12 @@ class RoundOutbox:
                 record.reported = True
                 atomic_write(path, json.dumps(asdict(record)).encode())
             if not record.uploaded:
-                if not self._try_upload(record):
-                    break  # the report left already; the file is retried before later rounds'
+                if not uploading:
+                    continue  # kept, as noted: retried at the next delivery
+                outcome = self._try_upload(record)
+                if outcome is not True:
+                    uploading = outcome != "unreachable"
+                    continue  # the report left already; later rounds need not wait for this file
                 atomic_write(path, json.dumps(asdict(record)).encode())
             path.unlink(missing_ok=True)
         delivered = self._spool.flush()
@@ -123,7 +133,8 @@ class RoundOutbox:
         record.registered = True
         return True
 
-    def _try_upload(self, record: RoundRecord) -> bool:
+    def _try_upload(self, record: RoundRecord) -> Literal[True, "retry", "unreachable"]:
+        """True once the file is in monitoring or never will be; else why it waits."""
         if self._upload is None or record.version is None:  # nothing registered to attach it to
             record.uploaded = True
             return True
@@ -136,10 +147,18 @@ class RoundOutbox:
                 record.round,
                 record.version,
             )
+        except OSError as exc:  # unreadable (permissions, I/O error, a directory): no retry mends it
+            logger.error(
+                "cannot read the checkpoint of round %d to upload it (%s); model version %d stays "
+                "without a downloadable file",
+                record.round,
+                exc,
+                record.version,
+            )
         except ApiError as exc:
             if exc.status not in _PERMANENT:
                 logger.warning("could not upload round %d's model yet (%s); will retry", record.round, exc)
-                return False
+                return "unreachable" if exc.status == 0 else "retry"
             logger.error("monitoring refused the checkpoint of round %d for good: %s", record.round, exc)
         record.uploaded = True
         return True

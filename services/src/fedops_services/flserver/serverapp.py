@@ -133,8 +133,9 @@ def _outbox(api: FedopsClient, spool: Spool, env: ServerEnvironment) -> RoundOut
 
     def upload(record: RoundRecord) -> None:
         assert record.version is not None  # the outbox uploads registered versions only
-        content = Path(url2pathname(urlsplit(record.checkpoint_uri).path)).read_bytes()
-        api.monitoring.upload_checkpoint(env.task_id, record.version, content)
+        # Streamed from the volume, never read whole (a checkpoint may be hundreds of MiB).
+        path = Path(url2pathname(urlsplit(record.checkpoint_uri).path))
+        api.monitoring.upload_checkpoint(env.task_id, record.version, path)
 
     return RoundOutbox(env.data_dir / "outbox", spool, register, upload, fault_dir=env.data_dir)
 

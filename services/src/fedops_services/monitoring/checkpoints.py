@@ -6,13 +6,18 @@ deleting a task (or the artifact sweep after a deletion by another process) remo
 An upload is checked against the SHA-256 the server recorded when it registered the
 version, so the file served is the one trained. The body is streamed to a staging file by
 the route (never held in memory), then moved in; its row notes hash, size and time.
+A staging file left by a process that crashed mid-upload is removed when the service is
+built and whenever an upload is stored, once no write has touched it for an hour (one
+being received, by this process or another sharing the volume, is written to all along).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -31,6 +36,10 @@ from fedops_services.store import models as model_store
 __all__ = ["CheckpointDownload", "CheckpointService", "StagedCheckpoint"]
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_STAGING_SUFFIX = ".npz.part"
+STALE_STAGING_SECONDS = 3600.0
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,10 +62,28 @@ class CheckpointService:
         self._sessions = sessions
         self._files = files
         self._staging_dir = staging_dir
+        self.remove_stale_staging()
+
+    def remove_stale_staging(self, older_than: float = STALE_STAGING_SECONDS) -> int:
+        """Delete staging files no write touched for ``older_than`` seconds: uploads cut by a
+        crash. Returns how many went."""
+        cutoff, removed = time.time() - older_than, 0
+        for path in self._staging_dir.glob(f"*{_STAGING_SUFFIX}"):
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed += 1
+            except FileNotFoundError:  # removed by another process's sweep meanwhile
+                continue
+            except OSError as exc:
+                logger.warning("cannot remove the stale checkpoint upload %s: %s", path, exc)
+        if removed:
+            logger.info("removed %d checkpoint upload(s) cut short by a crash", removed)
+        return removed
 
     def expected_sha256(self, principal: Principal, task_id: str, version: int) -> str:
         """Before the body is read: may this principal upload it, and which hash must it have.
-        Only the task's own FL server uploads (the admin acts through the registry)."""
+        The task's own FL server uploads; so may the admin (an admin acts on every task)."""
         with self._sessions() as session:
             load_task(session, principal, task_id, Role.SERVER)
             row = _version(session, task_id, version)
@@ -72,7 +99,7 @@ class CheckpointService:
     def staging(self) -> Iterator[StagedCheckpoint]:
         """A staging file next to the stored ones; removed on exit unless ``store`` moved it."""
         self._staging_dir.mkdir(parents=True, exist_ok=True)
-        descriptor, name = tempfile.mkstemp(dir=self._staging_dir, suffix=".npz.part")
+        descriptor, name = tempfile.mkstemp(dir=self._staging_dir, suffix=_STAGING_SUFFIX)
         path = Path(name)
         try:
             with os.fdopen(descriptor, "wb") as file:
@@ -91,7 +118,9 @@ class CheckpointService:
         size: int,
     ) -> bool:
         """Keep the staged file as the version's checkpoint; False when it was stored already.
-        Idempotent: a resent upload of the same file changes nothing."""
+        Idempotent: a resent upload of the same file changes nothing. Also sweeps the staging
+        files of uploads cut short (a long-running service is not restarted to do it)."""
+        self.remove_stale_staging()
         staged.file.flush()
         os.fsync(staged.file.fileno())
         with self._sessions.begin() as session:

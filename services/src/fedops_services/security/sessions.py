@@ -9,8 +9,13 @@ nothing to guess the admin token with offline.
 
 The CSRF token is derived from the secret (an HMAC with a fixed label), so nothing more
 is stored, and the page learns it only from the JSON answers of sign-in and ``GET
-/session``: a page of another origin can neither read it nor, the cookie being
-SameSite=Strict, send the cookie at all. Both defences hold independently.
+/session``, which a page of another origin cannot read. The two defences cover different
+ground. SameSite=Strict keeps the cookie off requests from other *sites* only: a page on a
+sibling subdomain or another port of the same site still sends it, and there the CSRF
+token (which such a page cannot read) is the defence. Neither protects against an app
+sharing the console's *origin*, such as another application behind the same host under
+another path prefix: it can read the token and send the cookie. A path prefix is not a
+security boundary; give the console a host of its own if others share it.
 
 Every console page polls every 2 s, so sessions found are remembered for a few seconds.
 Signing out forgets the session in this process at once; another API process (monitoring

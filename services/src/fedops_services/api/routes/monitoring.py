@@ -164,13 +164,23 @@ async def upload_checkpoint(
     # Refused (scope, unknown version) before a byte of the body is read.
     await run_in_threadpool(checkpoints.expected_sha256, principal, task_id, version)
     with checkpoints.staging() as staged:
-        digest, size = hashlib.sha256(), 0
+        digest, size, buffer = hashlib.sha256(), 0, bytearray()
+
+        def hash_and_write(block: bytearray) -> None:
+            digest.update(block)
+            staged.file.write(block)
+
         # Streamed to disk: a checkpoint may be hundreds of MiB (bounded by CheckpointRoute).
-        # Chunks are small page-cache writes, cheap enough for the event loop.
+        # Received chunks are gathered into blocks of _CHUNK, each hashed and written by a
+        # worker thread: a write may block on the disk, which the event loop must not wait for.
         async for chunk in request.stream():
-            digest.update(chunk)
             size += len(chunk)
-            staged.file.write(chunk)
+            buffer += chunk
+            if len(buffer) >= _CHUNK:
+                block, buffer = buffer, bytearray()
+                await run_in_threadpool(hash_and_write, block)
+        if buffer:
+            await run_in_threadpool(hash_and_write, buffer)
         stored = await run_in_threadpool(
             checkpoints.store, principal, task_id, version, staged, sha256=digest.hexdigest(), size=size
         )
