@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     gradcam = summary["gradcam"]
     _say(f"  Grad-CAM: {gradcam['uploaded']} images uploaded, per round {gradcam['per_round']}")
     _say(f"  e.g. {gradcam['files'][0] if gradcam['files'] else '-'}")
-    _say(f"  API: {summary['urls']['api']} (stopped now; docs were at {summary['urls']['docs']})")
+    _say(f"  API: {summary['urls']['api']} (stopped now; OpenAPI at {summary['urls']['openapi']})")
     console = summary["console"]
     _say(f"  console: `make up`, then open {console['url']} and sign in with the admin token in")
     _say(f"           {console['admin_token_file']} (the demo's task: {DEMO_TASK}, in {summary['data_dir']})")
