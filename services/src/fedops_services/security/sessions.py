@@ -28,18 +28,17 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from cachetools import TTLCache
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fedops_services.db.tables import utcnow
 from fedops_services.errors import ErrorCode, FedopsError
+from fedops_services.security.credential_cache import RevocableCache
 from fedops_services.security.principals import Principal, require_admin
 from fedops_services.security.tokens import hash_token
 from fedops_services.store import sessions as session_store
@@ -110,12 +109,10 @@ class ConsoleSessions:
         self._admin_hash = hash_token(admin_token)
         self._ttl = timedelta(seconds=ttl_seconds)
         self._clock = clock
-        self._cache: TTLCache[str, ConsoleSession] = TTLCache(
-            maxsize=max_cached, ttl=cache_seconds, timer=timer
+        # A sign-out revokes it: a lookup that read a row before one must not remember it after.
+        self._cache: RevocableCache[ConsoleSession] = RevocableCache(
+            cache_seconds, max_entries=max_cached, timer=timer
         )
-        self._lock = threading.Lock()  # cachetools' caches are not thread-safe
-        # Counts sign-outs: a lookup that read a row before one must not remember it after.
-        self._generation = 0
 
     def open(self, principal: Principal, *, replacing: str | None = None) -> OpenedSession:
         """A new session for the admin (403 for any other principal). ``replacing``, the
@@ -137,8 +134,7 @@ class ConsoleSessions:
 
     def cached(self, secret: str) -> ConsoleSession | None:
         """The session of a recently seen secret, without I/O; None if unknown here."""
-        with self._lock:
-            found = self._cache.get(hash_token(secret)) if len(secret) <= _MAX_SECRET_LENGTH else None
+        found = self._cache.get(hash_token(secret)) if len(secret) <= _MAX_SECRET_LENGTH else None
         return found if found is not None and found.expires_at > self._clock() else None
 
     def authenticate(self, secret: str | None) -> ConsoleSession:
@@ -150,8 +146,7 @@ class ConsoleSessions:
         if found is not None:
             return found
         secret_hash = hash_token(secret)
-        with self._lock:
-            generation = self._generation
+        generation = self._cache.generation()
         with Session(self._reads) as session:
             row = session_store.find_session(session, secret_hash)
         if (
@@ -161,9 +156,7 @@ class ConsoleSessions:
         ):
             raise _no_session()
         found = ConsoleSession(secret_hash, csrf_token_of(secret), row.expires_at)
-        with self._lock:
-            if generation == self._generation:
-                self._cache[secret_hash] = found
+        self._cache.remember(secret_hash, found, read_at_generation=generation)
         return found
 
     def revoke(self, secret: str) -> None:
@@ -173,9 +166,7 @@ class ConsoleSessions:
         secret_hash = hash_token(secret)
         with self._sessions.begin() as session:
             session_store.delete_session(session, secret_hash)
-        with self._lock:
-            self._cache.pop(secret_hash, None)
-            self._generation += 1
+        self._cache.revoke_all()
 
     def _binding(self, secret: str) -> str:
         return hmac.new(secret.encode(), self._admin_hash.encode(), hashlib.sha256).hexdigest()
